@@ -1,0 +1,456 @@
+"""ADMMClassifier: the scikit-learn face of the ADMM solver."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._activations import ACTIVATIONS
+from ._backends import Backend, make_backend
+from ._engine import ADMMSolver, forward
+
+_DTYPES = {"float32": np.float32, "float64": np.float64, np.float32: np.float32,
+           np.float64: np.float64}
+
+
+class ADMMClassifier(ClassifierMixin, BaseEstimator):
+    """Feed-forward network classifier trained by ADMM, without gradients.
+
+    Implements Algorithm 1 of Taylor et al., "Training Neural Networks
+    Without Gradients: A Scalable ADMM Approach" (ICML 2016): every weight,
+    activation and pre-activation update is solved exactly in closed form
+    (least squares, a linear solve, entrywise global minimisers) and a
+    Bregman multiplier enforces the output constraint. The data can be
+    sharded over threads (``backend='joblib'``) or MPI ranks
+    (``backend='mpi'``); only small Gram matrices are communicated.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Width of each hidden layer, as in
+        :class:`~sklearn.neural_network.MLPClassifier`.
+    activation : {'relu', 'hard_sigmoid', 'identity'}, default='relu'
+        Hidden non-linearity. Piecewise linear, so that the output update
+        (eq. 7 of the paper) has a closed-form global solution.
+    loss : {'hinge'}, default='hinge'
+        The separable 0/1 hinge of the paper's section 6, one output unit per
+        class (one-vs-rest), one unit for binary problems.
+    beta : float, default=1.0
+        Weight of the constraints ``z_l = W_l a_{l-1}`` (eq. 4).
+    gamma : float, default=10.0
+        Weight of the constraints ``a_l = h(z_l)`` (eq. 4).
+    alpha : float, default=1e-3
+        Ridge on the weights: each layer adds ``beta * alpha * n_samples *
+        ||W_l||^2`` to the objective (biases are not penalised). ``0`` gives
+        the paper's pseudo-inverse update.
+    max_iter : int, default=100
+        Maximum number of ADMM sweeps, warm-up included.
+    n_warmup_iter : int, default=10
+        Sweeps run before the first multiplier update (the paper's "warm
+        start", section 6; unrelated to ``warm_start``).
+    tol : float, default=1e-4
+        Convergence tolerance: training stops when, after the warm-up, the
+        objective (or with ``early_stopping`` the validation accuracy) has not
+        improved by ``tol`` (relative) for ``n_iter_no_change`` sweeps.
+    init : {'forward', 'gaussian'}, default='forward'
+        ``'gaussian'`` is the paper's start (i.i.d. N(0, 1) activations and
+        outputs); ``'forward'`` runs a forward pass through He-scaled random
+        weights, so the state starts consistent with a network.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified),
+        stop when its accuracy stalls and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of training data held out when ``early_stopping`` is set.
+    n_iter_no_change : int, default=10
+        Sweeps without improvement tolerated before stopping.
+    backend : {'serial', 'joblib', 'mpi'} or Backend, default='serial'
+        Where the data shards live; see :mod:`admm_sklearn.backends`.
+    n_jobs : int, default=None
+        Shards (threads) of the ``'joblib'`` backend; ``None`` means 1 unless
+        in a :func:`joblib.parallel_config` context, ``-1`` all cores.
+    dtype : {'float64', 'float32'}, default='float64'
+        Floating type of the per-sample state and of the fitted weights.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation and the validation split.
+    verbose : int, default=0
+        Print one line per sweep when positive.
+    warm_start : bool, default=False
+        Continue from the previous fit: with the same training data the full
+        ADMM state is kept, so ``max_iter=10`` twice equals ``max_iter=20``
+        once; otherwise a forward pass through the fitted weights restarts it.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` has string column names.
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape (fan_in, fan_out), as in MLPClassifier.
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` has shape (fan_out,).
+    n_iter_ : int
+        Number of sweeps run (warm-up included).
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units.
+    out_activation_ : str
+        ``'identity'``: the decision function is the linear output layer.
+    loss_ : float
+        Objective per sample at the last sweep.
+    loss_curve_ : list of float
+        Objective (eq. 4 plus ridge) per sample, one entry per sweep.
+    history_ : dict of lists
+        Per sweep: ``objective``, ``loss`` (hinge of z_L), ``forward_loss``
+        (hinge of ``W_L a_{L-1}``), ``residual`` (``||z_L - W_L a_{L-1}||``),
+        ``multiplier_term``, ``seconds``, and ``validation_score`` when
+        early stopping.
+    validation_scores_ : list of float or None
+        Validation accuracy per sweep when ``early_stopping``.
+    best_validation_score_ : float or None
+        Best validation accuracy when ``early_stopping``.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : The same network, trained by
+        gradients.
+
+    Notes
+    -----
+    There is no ``predict_proba``: the hinge loss yields margins, not
+    probabilities. Wrap the estimator in
+    :class:`~sklearn.calibration.CalibratedClassifierCV` for calibrated
+    probabilities. For binary problems ``decision_function`` is the output
+    unit minus 0.5 (the 0/1 hinge puts the decision threshold at 0.5), so
+    positive values mean ``classes_[1]``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from admm_sklearn import ADMMClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), ADMMClassifier(random_state=0))
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    """
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "loss": [StrOptions({"hinge"})],
+        "beta": [Interval(Real, 0, None, closed="neither")],
+        "gamma": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_warmup_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "init": [StrOptions({"forward", "gaussian"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "backend": [StrOptions({"serial", "joblib", "mpi"}), Backend],
+        "n_jobs": [None, Integral],
+        "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="hinge",
+                 beta=1.0, gamma=10.0, alpha=1e-3, max_iter=100, n_warmup_iter=10,
+                 tol=1e-4, init="forward", early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, backend="serial",
+                 n_jobs=None, dtype="float64", random_state=None, verbose=0,
+                 warm_start=False):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.beta = beta
+        self.gamma = gamma
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.n_warmup_iter = n_warmup_iter
+        self.tol = tol
+        self.init = init
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.backend = backend
+        self.n_jobs = n_jobs
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+    def _hidden_sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes <= 0):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the network to data (X, y) by ADMM sweeps.
+
+        Under ``backend='mpi'`` every rank calls ``fit`` with its own rows;
+        all ranks end with the same model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (dense).
+        y : array-like of shape (n_samples,)
+            Target labels.
+
+        Returns
+        -------
+        self : ADMMClassifier
+            Fitted estimator.
+        """
+        hidden = self._hidden_sizes()
+        dtype = _DTYPES[self.dtype]
+        backend = make_backend(self.backend, self.n_jobs)
+        reset = not (self.warm_start and hasattr(self, "coefs_"))
+        X, y, classes = self._validate_and_agree(X, y, backend, reset, dtype)
+        fitted = _Fit(self, hidden, dtype, backend, classes)
+        result = fitted.run(X, y)
+        # Atomic: attributes change only once the fit has succeeded.
+        for name, value in result.items():
+            setattr(self, name, value)
+        return self
+
+    def _validate_and_agree(self, X, y, backend, reset, dtype):
+        """Validate locally, then agree across processes before any collective."""
+        error, info = None, None
+        try:
+            X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
+                                 ensure_min_features=1)
+            check_classification_targets(y)
+            info = (X.shape[1], np.unique(y).tolist())
+        except Exception as exc:  # re-raised below, on every process
+            error = exc
+        gathered = backend.allgather(
+            (None if error is None else f"{type(error).__name__}: {error}", info))
+        if error is not None:
+            raise error
+        failed = [(r, msg) for r, (msg, _) in enumerate(gathered) if msg is not None]
+        if failed:
+            rank, msg = failed[0]
+            raise ValueError(f"fit failed on MPI rank {rank}: {msg}")
+        n_features = {inf[0] for _, inf in gathered}
+        if len(n_features) > 1:
+            raise ValueError(
+                f"Ranks disagree on the number of features: {sorted(n_features)}.")
+        classes = np.unique(np.concatenate(
+            [np.asarray(inf[1], dtype=object if y.dtype == object else y.dtype)
+             for _, inf in gathered]))
+        if classes.size < 2:
+            raise ValueError(
+                f"The number of classes has to be greater than one; got {classes.size} class.")
+        if not reset and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"warm_start=True needs the classes of the previous fit {self.classes_}, "
+                f"got {classes}.")
+        return X, y, classes
+
+    # ------------------------------------------------------------------
+    def decision_function(self, X):
+        """Margins of the output layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Output units minus 0.5; for binary problems one column, positive
+            for ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        out = forward(X.astype(self.coefs_[0].dtype, copy=False), self.coefs_,
+                      self.intercepts_, self.activation) - 0.5
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def __getstate__(self):
+        # The per-sample ADMM state kept for warm_start is as large as the
+        # training data: never pickle it.
+        state = super().__getstate__()
+        state.pop("_solver", None)
+        return state
+
+
+class _Fit:
+    """One run of the solver for an estimator: data -> fitted attributes."""
+
+    def __init__(self, est, hidden, dtype, backend, classes):
+        self.est, self.hidden, self.dtype = est, hidden, dtype
+        self.backend, self.classes = backend, classes
+
+    def _targets(self, y):
+        lb = LabelBinarizer().fit(self.classes)
+        return lb.transform(y).astype(self.dtype)
+
+    def _score(self, weights, X, y):
+        """Accuracy on (X, y) summed over all processes."""
+        coefs = [W.T for W, _ in weights]
+        out = forward(X, coefs, [b for _, b in weights], self.est.activation)
+        pred = self.classes[(out[:, 0] > 0.5).astype(int)] if out.shape[1] == 1 \
+            else self.classes[np.argmax(out, axis=1)]
+        correct, total = self.backend.allreduce([np.array([np.sum(pred == y), len(y)], float)])[0]
+        return correct / max(total, 1.0)
+
+    def run(self, X, y):
+        est, backend = self.est, self.backend
+        rng = check_random_state(est.random_state)
+        # Every process must draw the same seed (MPI ranks too).
+        seed = backend.allgather(int(rng.randint(np.iinfo(np.int32).max)))[0]
+        X_val = y_val = None
+        if est.early_stopping:
+            X, X_val, y, y_val = train_test_split(
+                X, y, test_size=est.validation_fraction, random_state=seed, stratify=y)
+        Y = self._targets(y)
+        sizes = (X.shape[1],) + self.hidden + (Y.shape[1],)
+
+        solver = getattr(est, "_solver", None) if est.warm_start else None
+        resume = (solver is not None and solver.layer_sizes == sizes
+                  and getattr(est, "_train_fingerprint", None) == _fingerprint(X, y))
+        if not resume:
+            solver = ADMMSolver(sizes, est.activation, est.beta, est.gamma, est.alpha,
+                                self.dtype)
+        history = {k: [] for k in ("objective", "loss", "forward_loss", "residual",
+                                   "multiplier_term", "seconds")}
+        if est.early_stopping:
+            history["validation_score"] = []
+        prev = est.history_ if resume else None
+        if prev is not None:
+            history = {k: list(v) for k, v in prev.items()}
+
+        best_score, best_weights, stall, converged = -np.inf, None, 0, False
+        best_obj = min(history["objective"], default=np.inf)
+        if resume:
+            backend.shards = est._solver_shards
+        else:
+            backend.scatter(X, Y, self.dtype)
+        with backend.running():
+            if not resume:
+                warm = est.warm_start and hasattr(est, "coefs_")
+                weights = [(W.T, b) for W, b in zip(est.coefs_, est.intercepts_)] \
+                    if warm and [c.shape[1] for c in est.coefs_[:-1]] == list(self.hidden) \
+                    else None
+                solver.initialize(backend, "forward" if weights else est.init, seed, weights)
+            for _ in range(est.max_iter):
+                stats = solver.step(backend, solver.n_iter >= est.n_warmup_iter)
+                _check_finite(stats, solver)
+                for k in history:
+                    if k != "validation_score":
+                        history[k].append(float(stats[k]))
+                in_warmup = solver.n_iter <= est.n_warmup_iter
+                if est.early_stopping:
+                    score = self._score(solver.weights, X_val, y_val)
+                    history["validation_score"].append(score)
+                    improved = score > best_score + est.tol
+                    if score > best_score:
+                        best_score = score
+                        best_weights = [(W.copy(), b.copy()) for W, b in solver.weights]
+                else:
+                    obj = stats["objective"]
+                    improved = obj < best_obj - est.tol * abs(best_obj)
+                    best_obj = min(best_obj, obj)
+                stall = 0 if (improved or in_warmup) else stall + 1
+                if est.verbose:
+                    print(f"Iteration {solver.n_iter}, objective = {stats['objective']:.6g}, "
+                          f"residual = {stats['residual']:.3g}, time = {stats['seconds']:.3f}s"
+                          + (f", validation score = {score:.4f}" if est.early_stopping else ""))
+                if stall >= est.n_iter_no_change:
+                    converged = True
+                    break
+        if not converged:
+            warnings.warn(
+                f"ADMMClassifier: maximum iterations ({est.max_iter}) reached before the "
+                "objective stopped improving by tol.", ConvergenceWarning)
+        weights = best_weights if est.early_stopping and best_weights else solver.weights
+        n = X.shape[0]
+        total_n = solver.n_samples
+        result = {
+            "classes_": self.classes,
+            "coefs_": [W.T.astype(self.dtype) for W, _ in weights],
+            "intercepts_": [b.astype(self.dtype) for _, b in weights],
+            "n_iter_": solver.n_iter,
+            "n_layers_": len(sizes),
+            "n_outputs_": sizes[-1],
+            "out_activation_": "identity",
+            "loss_curve_": [o / total_n for o in history["objective"]],
+            "history_": history,
+            "validation_scores_": history.get("validation_score"),
+            "best_validation_score_": best_score if est.early_stopping else None,
+        }
+        result["loss_"] = result["loss_curve_"][-1]
+        if est.warm_start:
+            result.update(_solver=solver, _solver_shards=backend.shards,
+                          _train_fingerprint=_fingerprint(X, y))
+        else:
+            backend.release()
+            result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
+        del n
+        return result
+
+
+def _fingerprint(X, y):
+    """Cheap identity of the training rows, to decide whether state can resume."""
+    return (X.shape, float(np.sum(X[:: max(1, len(X) // 64)], dtype=np.float64)),
+            len(y))
+
+
+def _check_finite(stats, solver):
+    """Numerical guard: never return a silently non-finite model."""
+    finite = np.isfinite(stats["objective"]) and all(
+        np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in solver.weights)
+    if not finite:
+        raise FloatingPointError(
+            f"ADMM diverged at sweep {solver.n_iter} (non-finite objective or weights); "
+            f"try smaller beta/gamma, a larger alpha, or scaling the features "
+            f"(beta={solver.beta}, gamma={solver.gamma}, alpha={solver.alpha}).")

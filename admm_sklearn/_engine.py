@@ -1,0 +1,194 @@
+"""Algorithm 1 of Taylor et al. (2016): the ADMM / Bregman solver.
+
+The engine owns only what every worker shares: the weights ``W_l, b_l`` and
+the reduced Gram matrices. Everything indexed by samples (``a_l``, ``z_l``,
+``lambda``) lives in shards owned by a backend; the engine reaches it only
+through ``backend.map_sum(pass, ...)`` (section 5), so serial, threaded and
+MPI runs execute the very same code.
+
+One sweep (iteration) of Algorithm 1 for layers ``l = 1 .. L-1``:
+
+1. ``W_l <- z_l a_{l-1}^dagger`` (least squares through Gram sums),
+2. ``a_l <- (beta W_{l+1}^T W_{l+1} + gamma I)^{-1} (beta W_{l+1}^T z_{l+1}
+   + gamma h(z_l))`` (eq. 6),
+3. ``z_l <- argmin_z gamma ||a_l - h(z)||^2 + beta ||z - W_l a_{l-1}||^2``
+   (eq. 7, entrywise and global),
+
+then ``W_L`` likewise, ``z_L <- argmin_z loss(z, y) + <z, lambda> + beta
+||z - W_L a_{L-1}||^2`` and, after the warm-up sweeps, the Bregman multiplier
+step ``lambda <- lambda + beta (z_L - W_L a_{L-1})`` (eq. 8).
+"""
+
+import time
+
+import numpy as np
+
+from . import _shard
+from ._activations import ACTIVATIONS
+from ._updates import activation_direct, activation_operator, solve_weights
+
+
+def he_weights(layer_sizes, rng):
+    """He-scaled Gaussian weights and zero biases for a forward-pass start."""
+    return [
+        (rng.standard_normal((d_out, d_in)) * np.sqrt(2.0 / d_in), np.zeros(d_out))
+        for d_in, d_out in zip(layer_sizes[:-1], layer_sizes[1:])
+    ]
+
+
+class ADMMSolver:
+    """State and iteration of Algorithm 1, independent of where data lives.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(d_0, d_1, ..., d_L)``: inputs, hidden widths, output units.
+    activation : {'relu', 'hard_sigmoid', 'identity'}
+        Hidden non-linearity ``h``; the output layer is linear.
+    beta, gamma : float
+        Penalty weights of eq. 4 (the same for every layer).
+    alpha : float
+        Ridge on the weights: the objective gains ``beta * alpha * n *
+        ||W_l||^2`` per layer (biases excluded), so ``alpha`` is relative to
+        the per-sample second moments and does not depend on ``n``.
+    dtype : numpy dtype
+        Floating type of the per-sample state (small solves use float64).
+
+    Attributes
+    ----------
+    weights : list of (W, b)
+        ``W_l`` of shape (d_l, d_{l-1}) and ``b_l`` of shape (d_l,), float64.
+    n_iter : int
+        Sweeps run so far (warm-up included).
+    """
+
+    def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
+                 alpha=0.0, dtype=np.float64):
+        self.layer_sizes = tuple(int(d) for d in layer_sizes)
+        self.activation = activation
+        self.beta = float(beta)
+        self.gamma = float(gamma)
+        self.alpha = float(alpha)
+        self.dtype = np.dtype(dtype)
+        self.weights = None
+        self.n_iter = 0
+        self.n_samples = 0
+        self._input_gram = None
+        self._cross = {}  # l -> z_l [a_{l-1}; 1]^T, reduced
+        self._gram = {}  # l -> [a_l; 1][a_l; 1]^T, reduced
+
+    @property
+    def n_layers(self):
+        return len(self.layer_sizes) - 1
+
+    def _ridge(self):
+        return self.alpha * self.n_samples
+
+    def _solve_layer(self, layer):
+        return solve_weights(self._cross[layer], self._gram[layer - 1], self._ridge())
+
+    # -- initialisation ---------------------------------------------------
+    def initialize(self, backend, init="forward", seed=0, weights=None):
+        """Set up the per-sample state on every shard.
+
+        ``init='gaussian'`` draws ``a_l, z_l ~ N(0, 1)`` (paper, section 6) and
+        solves every ``W_l`` from them; ``init='forward'`` runs a forward pass
+        ``z_l = W_l a_{l-1} + b_l``, ``a_l = h(z_l)`` through ``weights`` (or
+        He-scaled Gaussian weights drawn from ``seed``).
+        """
+        (self._gram[0],) = backend.map_sum(_shard.input_gram)
+        self.n_samples = int(round(self._gram[0][-1, -1]))
+        if init == "gaussian":
+            backend.map_sum(_with_empty_result(_shard.init_gaussian),
+                            self.layer_sizes[1:], seed)
+            for layer in range(1, self.n_layers + 1):
+                self._cross[layer], gram = backend.map_sum(_shard.layer_grams, layer)
+                if layer > 1:
+                    self._gram[layer - 1] = gram
+            self.weights = [self._solve_layer(layer) for layer in range(1, self.n_layers + 1)]
+        else:
+            if weights is None:
+                weights = he_weights(self.layer_sizes, np.random.default_rng(seed))
+            self.weights = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
+                            for W, b in weights]
+            backend.map_sum(_with_empty_result(_shard.init_forward),
+                            self.weights, self.activation)
+            self._cross[1], _ = backend.map_sum(_shard.layer_grams, 1)
+        self.n_iter = 0
+
+    # -- one sweep ----------------------------------------------------------
+    def step(self, backend, update_multipliers=True):
+        """Run one sweep of Algorithm 1; return its statistics.
+
+        Returns
+        -------
+        stats : dict
+            ``objective`` (eq. 4 plus ridge; eq. 5's ``<z_L, lambda>`` is
+            ``multiplier_term``), ``loss`` (hinge of ``z_L``), ``forward_loss``
+            (hinge of ``W_L a_{L-1}``), ``residual`` (``||z_L - W_L a_{L-1}||``
+            before the multiplier step) and ``seconds``.
+        """
+        start = time.perf_counter()
+        beta, gamma, dt = self.beta, self.gamma, self.dtype
+        penalty = 0.0
+        L = self.n_layers
+        for layer in range(1, L):
+            self.weights[layer - 1] = self._solve_layer(layer)
+            W_next, b_next = self.weights[layer]
+            ops = self._activation_ops(W_next)
+            self._cross[layer + 1], self._gram[layer] = backend.map_sum(
+                _shard.update_activations, layer, ops, b_next.astype(dt), self.activation)
+            W, b = self.weights[layer - 1]
+            pen, cross = backend.map_sum(
+                _shard.update_hidden_outputs, layer, W, b, gamma, beta, self.activation)
+            penalty += pen[0]
+            if layer == 1:
+                self._cross[1] = cross
+        self.weights[L - 1] = self._solve_layer(L)
+        W, b = self.weights[L - 1]
+        out, cross = backend.map_sum(_shard.update_final_outputs, W, b, beta, update_multipliers)
+        if L == 1:
+            self._cross[1] = cross
+        loss, residual_sq, multiplier_term, forward_loss = out
+        ridge = beta * self._ridge() * sum(float(np.vdot(W, W)) for W, _ in self.weights)
+        self.n_iter += 1
+        return {
+            "objective": penalty + loss + beta * residual_sq + ridge,
+            "multiplier_term": multiplier_term,
+            "loss": loss,
+            "forward_loss": forward_loss,
+            "residual": float(np.sqrt(residual_sq)),
+            "seconds": time.perf_counter() - start,
+        }
+
+    def _activation_ops(self, W_next):
+        """Eq. 6 operator in whichever form needs fewer flops for this shape."""
+        d_next, d = W_next.shape
+        if d_next < d:
+            P = activation_operator(W_next, self.beta, self.gamma)
+            return ("residual", W_next.astype(self.dtype), P.astype(self.dtype))
+        Q, S = activation_direct(W_next, self.beta, self.gamma)
+        return ("direct", Q.astype(self.dtype), S.astype(self.dtype))
+
+
+def _with_empty_result(fn):
+    """Adapt an in-place pass to ``map_sum``'s tuple-of-arrays protocol."""
+
+    def wrapped(shard, *args):
+        fn(shard, *args)
+        return (np.zeros(1),)
+
+    wrapped.__name__ = fn.__name__
+    return wrapped
+
+
+def forward(X, coefs, intercepts, activation):
+    """Network output ``W_L h(... h(W_1 x + b_1) ...) + b_L`` in rows (eq. 1)."""
+    h = ACTIVATIONS[activation][0]
+    out = X
+    for k, (W, b) in enumerate(zip(coefs, intercepts)):
+        out = out @ W
+        out += b
+        if k < len(coefs) - 1:
+            h(out, out=out)
+    return out

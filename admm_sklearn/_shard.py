@@ -1,0 +1,200 @@
+"""One shard of the training state and the passes the engine runs over it.
+
+A shard holds a block of rows (samples) and, for those rows only, every
+per-sample variable of Algorithm 1: the inputs ``a_0``, the targets, the
+activations ``a_l``, the outputs ``z_l`` and the multipliers ``lambda``
+(paper, section 5: these split by samples and never cross workers).
+
+Each pass below updates its shard in place and returns only small
+``d x d`` sums (Gram products, objective terms), which a backend adds up
+over shards and processes. Entrywise work runs over blocks of rows so its
+temporaries stay cache-sized whatever the shard size.
+"""
+
+import numpy as np
+
+from ._activations import ACTIVATIONS
+from ._updates import hinge_loss_sum, prox_hidden, prox_hinge
+
+#: Entries per block of rows in entrywise passes (about 1 MiB in float32).
+_BLOCK_ENTRIES = 1 << 18
+#: Rows per random stream in Gaussian initialisation: draws depend on the
+#: global row index only, so every sharding of the data gets the same state.
+_INIT_BLOCK_ROWS = 1024
+
+
+def _row_blocks(n_rows, width):
+    step = max(64, _BLOCK_ENTRIES // max(width, 1))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
+def augmented_gram(A, Z=None):
+    """``[A, 1]^T [A, 1]`` and optionally ``Z^T [A, 1]``, in float64."""
+    n, d = A.shape
+    gram = np.empty((d + 1, d + 1))
+    gram[:d, :d] = A.T @ A  # numpy dispatches A.T @ A to syrk (half the flops)
+    colsum = A.sum(axis=0, dtype=np.float64)
+    gram[:d, d] = colsum
+    gram[d, :d] = colsum
+    gram[d, d] = n
+    if Z is None:
+        return gram
+    cross = np.empty((Z.shape[1], d + 1))
+    cross[:, :d] = Z.T @ A
+    cross[:, d] = Z.sum(axis=0, dtype=np.float64)
+    return cross, gram
+
+
+class Shard:
+    """Rows ``[offset, offset + n)`` of the data and their ADMM state.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, n_features)
+        Inputs ``a_0`` of these rows (copied into ``dtype``).
+    Y : ndarray of shape (n, n_outputs)
+        0/1 targets, one column per output unit.
+    offset : int
+        Global index of the first row (for sharding-independent random init).
+    dtype : numpy dtype
+        Floating type of the state.
+    """
+
+    def __init__(self, X, Y, offset, dtype):
+        self.x = np.array(X, dtype=dtype, order="C")
+        self.y = np.array(Y, dtype=dtype, order="C")
+        self.offset = int(offset)
+        self.dtype = np.dtype(dtype)
+        self.a = []  # a_1 .. a_{L-1}
+        self.z = []  # z_1 .. z_L
+        self.lam = None
+
+    @property
+    def n_samples(self):
+        return self.x.shape[0]
+
+    def inputs(self, layer):
+        """``a_{layer-1}``: the inputs of layer ``layer`` (1-based)."""
+        return self.x if layer == 1 else self.a[layer - 2]
+
+
+def allocate(shard, sizes):
+    """Allocate a_l, z_l and lambda for layer widths ``sizes`` (d_1..d_L)."""
+    n, dt = shard.n_samples, shard.dtype
+    shard.z = [np.zeros((n, d), dtype=dt) for d in sizes]
+    shard.a = [np.zeros((n, d), dtype=dt) for d in sizes[:-1]]
+    shard.lam = np.zeros((n, sizes[-1]), dtype=dt)
+
+
+def init_gaussian(shard, sizes, seed):
+    """Paper initialisation (section 6): i.i.d. N(0, 1) entries in a_l and z_l."""
+    allocate(shard, sizes)
+    arrays = shard.a + shard.z
+    first = shard.offset // _INIT_BLOCK_ROWS
+    last = (shard.offset + shard.n_samples - 1) // _INIT_BLOCK_ROWS
+    for block in range(first, last + 1):
+        lo = block * _INIT_BLOCK_ROWS
+        src = slice(max(lo, shard.offset) - lo,
+                    min(lo + _INIT_BLOCK_ROWS, shard.offset + shard.n_samples) - lo)
+        dst = slice(src.start + lo - shard.offset, src.stop + lo - shard.offset)
+        for k, arr in enumerate(arrays):
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, block)))
+            draw = rng.standard_normal((_INIT_BLOCK_ROWS, arr.shape[1]))
+            arr[dst] = draw[src]
+    return None
+
+
+def init_forward(shard, weights, activation):
+    """Forward-pass initialisation: ``z_l = W_l a_{l-1} + b_l``, ``a_l = h(z_l)``."""
+    allocate(shard, [W.shape[0] for W, _ in weights])
+    h = ACTIVATIONS[activation][0]
+    for layer, (W, b) in enumerate(weights, start=1):
+        z = shard.z[layer - 1]
+        np.matmul(shard.inputs(layer), W.T.astype(shard.dtype), out=z)
+        z += b.astype(shard.dtype)
+        if layer < len(weights):
+            h(z, out=shard.a[layer - 1])
+    return None
+
+
+def input_gram(shard):
+    """``[a_0, 1]^T [a_0, 1]``: constant through the fit, computed once."""
+    return (augmented_gram(shard.x),)
+
+
+def layer_grams(shard, layer):
+    """``(z_l [a_{l-1}; 1]^T, [a_{l-1}; 1][a_{l-1}; 1]^T)`` for the W_l update."""
+    return augmented_gram(shard.inputs(layer), shard.z[layer - 1])
+
+
+def update_activations(shard, layer, ops, b_next, activation):
+    """Activation update (eq. 6) of a_l, then the Gram sums for ``W_{l+1}``.
+
+    ``ops`` is ``("residual", W_next, P)`` or ``("direct", Q, S)`` from
+    :func:`admm_sklearn._updates.activation_operator` /
+    :func:`~admm_sklearn._updates.activation_direct`, already in the state's
+    dtype. ``a_l`` and ``z_{l+1}`` do not change between this pass and the
+    ``W_{l+1}`` update, so their Grams are formed here, once.
+    """
+    h = ACTIVATIONS[activation][0]
+    a, z, z_next = shard.a[layer - 1], shard.z[layer - 1], shard.z[layer]
+    kind, M1, M2 = ops
+    for rows in _row_blocks(shard.n_samples, a.shape[1]):
+        ha = h(z[rows], out=a[rows])
+        shifted = z_next[rows] - b_next
+        if kind == "residual":  # a = h + (z_next - b - h W^T) P
+            shifted -= ha @ M1.T
+            ha += shifted @ M2
+        else:  # a = (z_next - b) Q + h S
+            a[rows] = shifted @ M1 + ha @ M2
+    return augmented_gram(a, z_next)
+
+
+def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
+    """Output update (eq. 7) of z_l, entrywise and global.
+
+    Returns the layer's penalty terms ``gamma ||a_l - h(z_l)||^2 + beta
+    ||z_l - W_l a_{l-1}||^2`` at the new z_l and, for the first layer (whose
+    input a_0 never changes), the cross Gram ``z_1 [a_0; 1]^T`` that the next
+    W_1 update needs.
+    """
+    pieces = ACTIVATIONS[activation][1]
+    A, a, z = shard.inputs(layer), shard.a[layer - 1], shard.z[layer - 1]
+    Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
+    penalty = 0.0
+    for rows in _row_blocks(shard.n_samples, z.shape[1]):
+        m = A[rows] @ Wt
+        m += bt
+        penalty += prox_hidden(a[rows], m, gamma, beta, pieces, out=z[rows])
+    cross = augmented_gram(A, z)[0] if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
+    return np.array([penalty]), cross
+
+
+def update_final_outputs(shard, W, b, beta, update_multipliers):
+    """Final-layer output update and (optionally) the multiplier update, eq. 8.
+
+    Returns ``[hinge loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>,
+    hinge loss of W_L a_{L-1}]`` summed over rows (lambda as it was before
+    this update), and the cross Gram for the next W_L update when the
+    network has no hidden layer (its input a_0 never changes).
+    """
+    layer = len(shard.z)
+    A, z, lam, y = shard.inputs(layer), shard.z[-1], shard.lam, shard.y
+    Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
+    stats = np.zeros(4)
+    for rows in _row_blocks(shard.n_samples, z.shape[1]):
+        m = A[rows] @ Wt
+        m += bt
+        stats[3] += hinge_loss_sum(y[rows], m)
+        zr = prox_hinge(y[rows], m, lam[rows], beta, out=z[rows])
+        stats[0] += hinge_loss_sum(y[rows], zr)
+        stats[2] += float(np.vdot(zr, lam[rows]))
+        m -= zr
+        m *= -1.0  # residual z_L - W_L a_{L-1}
+        stats[1] += float(np.vdot(m, m))
+        if update_multipliers:
+            m *= beta
+            lam[rows] += m
+    cross = augmented_gram(A, z)[0] if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
+    return stats, cross

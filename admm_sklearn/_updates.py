@@ -1,0 +1,163 @@
+"""Closed-form solutions of the ADMM sub-problems (paper, section 3.1).
+
+Layout: samples are rows. ``A`` is ``a_{l-1}^T`` (n x d_in), ``Z`` is
+``z_l^T`` (n x d_out), a weight ``W`` is d_out x d_in with bias ``b``
+(d_out,), so the paper's ``W_l a_{l-1}`` is ``A @ W.T + b``. Biases are a
+constant input row appended to ``a_{l-1}``: the Gram matrices below are those
+of the augmented ``[A, 1]``, and the ridge never penalises the bias.
+
+These functions are pure (arrays in, arrays out, no sharding): the engine
+calls them on reduced Gram matrices or on one shard's rows.
+"""
+
+import numpy as np
+from scipy import linalg
+
+
+def solve_weights(za, gram, ridge):
+    """Weight update: ``W_l = (z a^T)(a a^T + ridge D)^{-1}``.
+
+    Minimises ``beta * ||Z - [A, 1] [W, b]^T||^2 + beta * ridge * ||W||^2``,
+    the least-squares step ``W_l <- z_l a_{l-1}^dagger`` of Algorithm 1 when
+    ``ridge == 0``. ``D`` is the identity without its bias entry.
+
+    Parameters
+    ----------
+    za : ndarray of shape (d_out, d_in + 1)
+        ``sum_n z^n [a^n; 1]^T``, reduced over all shards.
+    gram : ndarray of shape (d_in + 1, d_in + 1)
+        ``sum_n [a^n; 1][a^n; 1]^T``, reduced over all shards.
+    ridge : float
+        Tikhonov weight; 0 gives the paper's pseudo-inverse solution.
+
+    Returns
+    -------
+    W : ndarray of shape (d_out, d_in), b : ndarray of shape (d_out,)
+        In float64.
+    """
+    za = np.asarray(za, dtype=np.float64)
+    gram = np.array(gram, dtype=np.float64)
+    d = gram.shape[0]
+    if ridge > 0:
+        idx = np.arange(d - 1)
+        gram[idx, idx] += ridge
+        try:
+            # SPD in exact arithmetic (the ridge lifts every direction but the
+            # bias, which [A, 1] always spans), so Cholesky is the fast path.
+            wb = linalg.cho_solve(linalg.cho_factor(gram, lower=True), za.T).T
+            return wb[:, :-1], wb[:, -1]
+        except linalg.LinAlgError:
+            pass  # rounding (float32 Grams of huge activations): fall through
+    # Minimum-norm least squares through the eigendecomposition: robust to
+    # duplicated or constant features (a rank-deficient Gram), and the
+    # paper's pseudo-inverse solution when ridge == 0, without forming a^dagger.
+    wb = (linalg.pinvh(gram, atol=0.0, rtol=d * np.finfo(np.float64).eps) @ za.T).T
+    return wb[:, :-1], wb[:, -1]
+
+
+def activation_operator(W, beta, gamma):
+    """Matrix ``P`` of the activation update (eq. 6) in residual form.
+
+    Eq. 6 reads ``a_l = (beta W^T W + gamma I)^{-1} (beta W^T (z_{l+1} - b)
+    + gamma h(z_l))`` with ``W = W_{l+1}``. With ``K = gamma I + beta W W^T``
+    and the push-through identity ``W (beta W^T W + gamma I)^{-1} = K^{-1} W``
+    it is, in rows,
+
+        a_l = h(z_l) + (z_{l+1} - b - h(z_l) W^T) P,   P = beta K^{-1} W,
+
+    which costs ``4 n d_l d_{l+1}`` flops instead of ``2 n d_l (d_l +
+    d_{l+1})``: cheaper whenever the next layer is narrower (Woodbury).
+
+    Returns
+    -------
+    P : ndarray of shape (d_{l+1}, d_l)
+    """
+    W = np.asarray(W, dtype=np.float64)
+    K = beta * (W @ W.T)
+    K[np.diag_indices_from(K)] += gamma
+    return beta * linalg.cho_solve(linalg.cho_factor(K, lower=True), W)
+
+
+def activation_direct(W, beta, gamma):
+    """Matrices ``(Q, S)`` of eq. 6 in direct form.
+
+    ``a_l = (z_{l+1} - b) Q + h(z_l) S`` with ``Q = beta W M^{-1}``,
+    ``S = gamma M^{-1}`` and ``M = beta W^T W + gamma I``: cheaper than the
+    residual form when the next layer is wider than this one.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    M = beta * (W.T @ W)
+    M[np.diag_indices_from(M)] += gamma
+    factor = linalg.cho_factor(M, lower=True)
+    Q = beta * linalg.cho_solve(factor, W.T).T
+    S = gamma * linalg.cho_solve(factor, np.eye(M.shape[0]))
+    return Q, S
+
+
+def prox_hidden(a, m, gamma, beta, pieces, out):
+    """Output update (eq. 7), entrywise global minimiser.
+
+    ``out = argmin_z gamma (a - h(z))^2 + beta (z - m)^2`` for a piecewise
+    linear ``h`` given by ``pieces``: on each piece ``h(z) = s z + c`` the
+    minimiser is ``(gamma s (a - c) + beta m) / (gamma s^2 + beta)`` clipped
+    to the piece; the best piece wins (ties go to the first piece).
+
+    Returns the per-entry optimal value ``gamma (a - h(z))^2 + beta (z - m)^2``
+    summed, so callers can report the penalty objective at no extra pass.
+    """
+    best = None
+    z = np.empty_like(m)
+    val = np.empty_like(m)
+    tmp = np.empty_like(m)
+    for lo, hi, s, c in pieces:
+        # z = clip((gamma s (a - c) + beta m) / (gamma s^2 + beta), lo, hi)
+        np.subtract(a, c, out=z)
+        z *= gamma * s
+        np.multiply(m, beta, out=tmp)
+        z += tmp
+        z *= 1.0 / (gamma * s * s + beta)
+        np.clip(z, lo, hi, out=z)
+        # val = gamma (a - s z - c)^2 + beta (z - m)^2
+        np.multiply(z, s, out=val)
+        val += c
+        np.subtract(a, val, out=val)
+        np.square(val, out=val)
+        val *= gamma
+        np.subtract(z, m, out=tmp)
+        np.square(tmp, out=tmp)
+        tmp *= beta
+        val += tmp
+        if best is None:
+            out[...] = z
+            best = val.copy()
+        else:
+            mask = np.less(val, best, out=np.empty(val.shape, dtype=bool))
+            np.copyto(out, z, where=mask)
+            np.minimum(best, val, out=best)
+    return float(best.sum(dtype=np.float64))
+
+
+def prox_hinge(y, m, lam, beta, out):
+    """Final-layer output update of Algorithm 1, entrywise.
+
+    ``out = argmin_z l(z, y) + lam z + beta (z - m)^2`` with the separable
+    hinge of section 6: ``max(1 - z, 0)`` for ``y = 1`` and ``max(z, 0)`` for
+    ``y = 0``. The problem is convex with one kink ``k = y``; with
+    ``z0 = m - lam / (2 beta)`` (the minimiser without loss) the solution is
+    ``z0 + clip(1 - z0, 0, 1/(2 beta))`` for ``y = 1`` and
+    ``z0 - clip(z0, 0, 1/(2 beta))`` for ``y = 0``.
+    """
+    step = 0.5 / beta
+    z0 = np.subtract(m, lam * step if lam is not None else 0.0, out=out)
+    # For y=1 move up by clip(1 - z0, 0, step); for y=0 down by clip(z0, 0, step).
+    # Both are  sign * clip(y - z0 ... ) written with the kink k = y:
+    # shift = clip(k - z0, 0, step) if y == 1 else -clip(z0 - k, 0, step).
+    up = np.clip(1.0 - z0, 0.0, step)
+    down = np.clip(z0, 0.0, step)
+    out += np.where(y > 0.5, up, -down)
+    return out
+
+
+def hinge_loss_sum(y, z):
+    """Separable 0/1 hinge of section 6, summed: ``max(1-z,0)`` if y else ``max(z,0)``."""
+    return float(np.where(y > 0.5, np.maximum(1.0 - z, 0), np.maximum(z, 0)).sum(dtype=np.float64))

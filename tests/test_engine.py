@@ -1,0 +1,122 @@
+"""Algorithm 1 as a whole: a naive reference, monotone warm-up, backends."""
+
+import numpy as np
+import pytest
+
+from admm_sklearn._activations import ACTIVATIONS
+from admm_sklearn._backends import JoblibBackend, SerialBackend
+from admm_sklearn._engine import ADMMSolver
+
+
+def _data(n=300, d=5, k=1, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    score = np.sin(X[:, :k] * 2) + X[:, 1:k + 1] ** 2 - 0.5
+    return X, (score > 0).astype(float)
+
+
+def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n_warmup):
+    """Algorithm 1 written as in the paper: samples in columns, explicit
+    pseudo-inverses of [a; 1], explicit inverses, scalar loops for z."""
+    h, pieces = ACTIVATIONS[activation]
+    L = len(sizes) - 1
+    a = [X.T]
+    z = []
+    for l, (W, b) in enumerate(weights, start=1):
+        z.append(W @ a[-1] + b[:, None])
+        if l < L:
+            a.append(h(z[-1].copy()))
+    lam = np.zeros_like(z[-1])
+    Wb = [np.column_stack(wb) for wb in weights]
+    ones = np.ones((1, X.shape[0]))
+
+    def lsq(zl, al):
+        return zl @ np.linalg.pinv(np.vstack([al, ones]))
+
+    def fwd(l):  # W_l a_{l-1} with bias, l is 1-based
+        return Wb[l - 1] @ np.vstack([a[l - 1], ones])
+
+    for sweep in range(n_sweeps):
+        for l in range(1, L):
+            Wb[l - 1] = lsq(z[l - 1], a[l - 1])
+            Wn, bn = Wb[l][:, :-1], Wb[l][:, -1:]
+            M = np.linalg.inv(beta * Wn.T @ Wn + gamma * np.eye(Wn.shape[1]))
+            a[l] = M @ (beta * Wn.T @ (z[l] - bn) + gamma * h(z[l - 1].copy()))
+            m = fwd(l)
+            for idx in np.ndindex(m.shape):
+                best = None
+                for lo, hi, s, c in pieces:
+                    cand = np.clip((gamma * s * (a[l][idx] - c) + beta * m[idx])
+                                   / (gamma * s * s + beta), lo, hi)
+                    val = gamma * (a[l][idx] - s * cand - c) ** 2 + beta * (cand - m[idx]) ** 2
+                    if best is None or val < best:
+                        best, z[l - 1][idx] = val, cand
+        Wb[L - 1] = lsq(z[L - 1], a[L - 1])
+        m = fwd(L)
+        for idx in np.ndindex(m.shape):
+            z0 = m[idx] - lam[idx] / (2 * beta)
+            step = 1 / (2 * beta)
+            if Y.T[idx] > 0.5:
+                z[L - 1][idx] = z0 if z0 >= 1 else min(z0 + step, 1.0)
+            else:
+                z[L - 1][idx] = z0 if z0 <= 0 else max(z0 - step, 0.0)
+        if sweep >= n_warmup:
+            lam += beta * (z[L - 1] - m)
+    return [(w[:, :-1], w[:, -1]) for w in Wb]
+
+
+@pytest.mark.parametrize("hidden,activation", [((6,), "relu"), ((5, 4), "hard_sigmoid"),
+                                               ((3, 7), "relu")])
+def test_engine_matches_naive_reference_algorithm(hidden, activation):
+    X, Y = _data(n=120, d=4)
+    sizes = (4,) + hidden + (1,)
+    rng = np.random.default_rng(1)
+    weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
+               for i, o in zip(sizes[:-1], sizes[1:])]
+    ref = _reference_sweeps(X, Y, sizes, activation, 1.0, 10.0, weights, 6, 3)
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64)
+    solver = ADMMSolver(sizes, activation, beta=1.0, gamma=10.0, alpha=0.0)
+    solver.initialize(backend, "forward", weights=weights)
+    for sweep in range(6):
+        solver.step(backend, update_multipliers=sweep >= 3)
+    for (W, b), (Wr, br) in zip(solver.weights, ref):
+        np.testing.assert_allclose(W, Wr, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(b, br, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("init", ["gaussian", "forward"])
+@pytest.mark.parametrize("hidden,activation,alpha", [
+    ((20,), "relu", 0.0), ((8, 6), "relu", 1e-3), ((10,), "hard_sigmoid", 0.0),
+    ((7,), "identity", 1e-2)])
+def test_penalty_objective_never_increases_without_multiplier_updates(
+        init, hidden, activation, alpha):
+    X, Y = _data(n=400, d=6)
+    solver = ADMMSolver((6,) + hidden + (1,), activation, beta=1.0, gamma=10.0, alpha=alpha)
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64)
+    solver.initialize(backend, init, seed=3)
+    objectives = [solver.step(backend, update_multipliers=False)["objective"]
+                  for _ in range(25)]
+    diffs = np.diff(objectives)
+    assert np.all(diffs <= 1e-9 * np.abs(objectives[:-1])), diffs.max()
+    assert objectives[-1] < objectives[0]
+
+
+@pytest.mark.parametrize("init", ["gaussian", "forward"])
+def test_joblib_shards_agree_with_serial_to_round_off(init):
+    X, Y = _data(n=1000, d=6, k=2)
+    Y = np.column_stack([Y[:, 0], 1 - Y[:, 0]])
+    fits = []
+    for backend in (SerialBackend(), JoblibBackend(n_jobs=2), JoblibBackend(n_jobs=3)):
+        backend.scatter(X, Y, np.float64)
+        solver = ADMMSolver((6, 12, 5, 2), "relu", alpha=1e-3)
+        with backend.running():
+            solver.initialize(backend, init, seed=11)
+            for sweep in range(15):
+                solver.step(backend, update_multipliers=sweep >= 5)
+        fits.append(solver.weights)
+    for other in fits[1:]:
+        for (W, b), (W0, b0) in zip(other, fits[0]):
+            np.testing.assert_allclose(W, W0, rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(b, b0, rtol=1e-8, atol=1e-10)

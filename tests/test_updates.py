@@ -1,0 +1,128 @@
+"""Each closed-form sub-step against a brute-force minimiser (paper, sec. 3.1)."""
+
+import numpy as np
+import pytest
+
+from admm_sklearn._activations import ACTIVATIONS
+from admm_sklearn._updates import (activation_direct, activation_operator, prox_hidden,
+                                   prox_hinge, solve_weights)
+
+def _grid_min(f, *centres):
+    """Minimum of a 1-D function on a fine grid covering every candidate."""
+    reach = 2.0 + sum(abs(c) for c in centres)
+    # the kinks of every activation and loss (0 and 1) are grid points too
+    grid = np.concatenate([np.linspace(-reach, reach, 200001), [0.0, 1.0], centres])
+    return f(grid).min()
+
+
+def _hidden_cases():
+    rng = np.random.default_rng(0)
+    a = np.concatenate([rng.normal(0, 2, 300), [0.0, 0.0, 1.0, 1.0, -1.0, 0.5, 2.0, 0.0]])
+    m = np.concatenate([rng.normal(0, 2, 300), [0.0, -1.0, 1.0, 0.0, 0.0, 0.5, -0.3, 1.0]])
+    return a, m
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("gamma,beta", [(10.0, 1.0), (1.0, 1.0), (0.5, 3.0)])
+def test_hidden_output_update_is_global_minimiser(activation, gamma, beta):
+    h, pieces = ACTIVATIONS[activation]
+    a, m = _hidden_cases()
+    z = np.empty_like(m)
+    total = prox_hidden(a, m, gamma, beta, pieces, out=z)
+    ours = gamma * (a - h(z)) ** 2 + beta * (z - m) ** 2
+    assert total == pytest.approx(ours.sum())
+    for i in range(len(a)):
+        best = _grid_min(lambda g: gamma * (a[i] - h(g)) ** 2 + beta * (g - m[i]) ** 2,
+                         a[i], m[i])
+        # never worse than the grid (the grid's step bounds how much better it can be)
+        assert ours[i] <= best + 1e-9
+        assert ours[i] >= best - 1e-6 * max(1.0, best)
+
+
+def test_hidden_output_update_picks_branch_at_relu_boundary():
+    # a = 1, m = -1, gamma = beta = 1: the negative branch gives 1, the
+    # positive one gives 2 (z=0): the minimiser is z = m = -1.
+    z = np.empty(1)
+    prox_hidden(np.array([1.0]), np.array([-1.0]), 1.0, 1.0, ACTIVATIONS["relu"][1], out=z)
+    assert z[0] == -1.0
+    # a = 3, m = -1: positive branch wins: z = (3 - 1) / 2 = 1.
+    prox_hidden(np.array([3.0]), np.array([-1.0]), 1.0, 1.0, ACTIVATIONS["relu"][1], out=z)
+    assert z[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("beta", [0.1, 1.0, 7.0])
+def test_final_output_update_is_global_minimiser(beta):
+    rng = np.random.default_rng(1)
+    n = 400
+    y = rng.integers(0, 2, n).astype(float)
+    m = np.concatenate([rng.normal(0.5, 1.5, n - 6), [1.0, 0.0, 1.0 - 0.5 / beta, 0.5 / beta,
+                                                       1.0, 0.0]])
+    lam = np.concatenate([rng.normal(0, 1, n - 6), [0.0, 0.0, 0.0, 0.0, 1.0, -1.0]])
+    z = np.empty(n)
+    prox_hinge(y, m, lam, beta, out=z)
+
+    def f(g, i):
+        loss = np.maximum(1 - g, 0) if y[i] else np.maximum(g, 0)
+        return loss + lam[i] * g + beta * (g - m[i]) ** 2
+
+    for i in range(n):
+        assert f(z[i], i) <= _grid_min(lambda g: f(g, i), m[i], lam[i] / beta) + 1e-9
+
+
+def test_weight_update_matches_lstsq_on_full_rank_data():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(200, 7))
+    Z = rng.normal(size=(200, 3))
+    A1 = np.hstack([A, np.ones((200, 1))])
+    W, b = solve_weights(Z.T @ A1, A1.T @ A1, ridge=0.0)
+    ref = np.linalg.lstsq(A1, Z, rcond=None)[0].T
+    np.testing.assert_allclose(np.column_stack([W, b]), ref, rtol=1e-9, atol=1e-11)
+
+
+def test_weight_update_is_min_norm_on_duplicated_and_constant_features():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(100, 4))
+    A = np.hstack([A, A[:, :1], np.full((100, 1), 3.0)])  # duplicate + constant
+    Z = rng.normal(size=(100, 2))
+    A1 = np.hstack([A, np.ones((100, 1))])
+    W, b = solve_weights(Z.T @ A1, A1.T @ A1, ridge=0.0)
+    ref = np.linalg.lstsq(A1, Z, rcond=None)[0].T  # minimum-norm solution
+    np.testing.assert_allclose(np.column_stack([W, b]), ref, rtol=1e-7, atol=1e-8)
+    assert np.all(np.isfinite(W))
+
+
+def test_weight_update_with_ridge_matches_augmented_least_squares():
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(60, 5))
+    Z = rng.normal(size=(60, 2))
+    ridge = 2.5
+    A1 = np.hstack([A, np.ones((60, 1))])
+    W, b = solve_weights(Z.T @ A1, A1.T @ A1, ridge=ridge)
+    # min ||Z - A1 wb^T||^2 + ridge ||W||^2 as one stacked least-squares problem
+    D = np.sqrt(ridge) * np.eye(6)[:5]
+    stacked = np.vstack([A1, D])
+    rhs = np.vstack([Z, np.zeros((5, 2))])
+    ref = np.linalg.lstsq(stacked, rhs, rcond=None)[0].T
+    np.testing.assert_allclose(np.column_stack([W, b]), ref, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("d,d_next", [(6, 2), (3, 5), (4, 4)])
+def test_activation_update_solves_eq6(d, d_next):
+    rng = np.random.default_rng(5)
+    beta, gamma = 1.3, 4.0
+    W = rng.normal(size=(d_next, d))
+    b = rng.normal(size=d_next)
+    hz = rng.normal(size=(9, d))
+    z_next = rng.normal(size=(9, d_next))
+    # brute force: min beta ||z_next - b - a W^T||^2 + gamma ||a - hz||^2, stacked lstsq
+    ref = np.empty_like(hz)
+    for i in range(9):
+        stacked = np.vstack([np.sqrt(beta) * W, np.sqrt(gamma) * np.eye(d)])
+        rhs = np.concatenate([np.sqrt(beta) * (z_next[i] - b), np.sqrt(gamma) * hz[i]])
+        ref[i] = np.linalg.lstsq(stacked, rhs, rcond=None)[0]
+    P = activation_operator(W, beta, gamma)
+    residual_form = hz + (z_next - b - hz @ W.T) @ P
+    Q, S = activation_direct(W, beta, gamma)
+    direct_form = (z_next - b) @ Q + hz @ S
+    np.testing.assert_allclose(residual_form, ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(direct_form, ref, rtol=1e-10, atol=1e-12)
