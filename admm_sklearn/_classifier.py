@@ -58,9 +58,11 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         Sweeps run before the first multiplier update (the paper's "warm
         start", section 6; unrelated to ``warm_start``).
     tol : float, default=1e-4
-        Convergence tolerance: training stops when, after the warm-up, the
-        objective (or with ``early_stopping`` the validation accuracy) has not
-        improved by ``tol`` (relative) for ``n_iter_no_change`` sweeps.
+        Convergence tolerance: training stops when, after the warm-up, a sweep
+        has changed no weight matrix by ``tol`` or more (relative Frobenius
+        norm; with ``early_stopping``: the validation accuracy has not improved
+        by ``tol``) for ``n_iter_no_change`` consecutive sweeps. The objective
+        is not used: multiplier steps make it rise as the constraint tightens.
     init : {'forward', 'gaussian'}, default='forward'
         ``'gaussian'`` is the paper's start (i.i.d. N(0, 1) activations and
         outputs); ``'forward'`` runs a forward pass through He-scaled random
@@ -115,8 +117,8 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
     history_ : dict of lists
         Per sweep: ``objective``, ``loss`` (hinge of z_L), ``forward_loss``
         (hinge of ``W_L a_{L-1}``), ``residual`` (``||z_L - W_L a_{L-1}||``),
-        ``multiplier_term``, ``seconds``, and ``validation_score`` when
-        early stopping.
+        ``multiplier_term``, ``weight_change`` (the quantity compared with
+        ``tol``), ``seconds``, and ``validation_score`` when early stopping.
     validation_scores_ : list of float or None
         Validation accuracy per sweep when ``early_stopping``.
     best_validation_score_ : float or None
@@ -319,7 +321,8 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         # The per-sample ADMM state kept for warm_start is as large as the
         # training data: never pickle it.
         state = super().__getstate__()
-        state.pop("_solver", None)
+        for key in ("_solver", "_solver_shards", "_train_fingerprint"):
+            state.pop(key, None)
         return state
 
 
@@ -362,7 +365,7 @@ class _Fit:
             solver = ADMMSolver(sizes, est.activation, est.beta, est.gamma, est.alpha,
                                 self.dtype)
         history = {k: [] for k in ("objective", "loss", "forward_loss", "residual",
-                                   "multiplier_term", "seconds")}
+                                   "multiplier_term", "weight_change", "seconds")}
         if est.early_stopping:
             history["validation_score"] = []
         prev = est.history_ if resume else None
@@ -370,7 +373,6 @@ class _Fit:
             history = {k: list(v) for k, v in prev.items()}
 
         best_score, best_weights, stall, converged = -np.inf, None, 0, False
-        best_obj = min(history["objective"], default=np.inf)
         if resume:
             backend.shards = est._solver_shards
         else:
@@ -383,8 +385,10 @@ class _Fit:
                     else None
                 solver.initialize(backend, "forward" if weights else est.init, seed, weights)
             for _ in range(est.max_iter):
+                previous = [W for W, _ in solver.weights]
                 stats = solver.step(backend, solver.n_iter >= est.n_warmup_iter)
-                _check_finite(stats, solver)
+                solver.check_finite(stats)
+                stats["weight_change"] = _relative_change(previous, solver.weights)
                 for k in history:
                     if k != "validation_score":
                         history[k].append(float(stats[k]))
@@ -397,9 +401,9 @@ class _Fit:
                         best_score = score
                         best_weights = [(W.copy(), b.copy()) for W, b in solver.weights]
                 else:
-                    obj = stats["objective"]
-                    improved = obj < best_obj - est.tol * abs(best_obj)
-                    best_obj = min(best_obj, obj)
+                    # With multiplier steps the objective need not decrease;
+                    # ADMM has converged when its iterates stop moving.
+                    improved = stats["weight_change"] >= est.tol
                 stall = 0 if (improved or in_warmup) else stall + 1
                 if est.verbose:
                     print(f"Iteration {solver.n_iter}, objective = {stats['objective']:.6g}, "
@@ -411,9 +415,8 @@ class _Fit:
         if not converged:
             warnings.warn(
                 f"ADMMClassifier: maximum iterations ({est.max_iter}) reached before the "
-                "objective stopped improving by tol.", ConvergenceWarning)
+                "weights stopped changing by tol.", ConvergenceWarning)
         weights = best_weights if est.early_stopping and best_weights else solver.weights
-        n = X.shape[0]
         total_n = solver.n_samples
         result = {
             "classes_": self.classes,
@@ -435,7 +438,6 @@ class _Fit:
         else:
             backend.release()
             result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
-        del n
         return result
 
 
@@ -445,12 +447,7 @@ def _fingerprint(X, y):
             len(y))
 
 
-def _check_finite(stats, solver):
-    """Numerical guard: never return a silently non-finite model."""
-    finite = np.isfinite(stats["objective"]) and all(
-        np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in solver.weights)
-    if not finite:
-        raise FloatingPointError(
-            f"ADMM diverged at sweep {solver.n_iter} (non-finite objective or weights); "
-            f"try smaller beta/gamma, a larger alpha, or scaling the features "
-            f"(beta={solver.beta}, gamma={solver.gamma}, alpha={solver.alpha}).")
+def _relative_change(previous, weights):
+    """``max_l ||W_l - W_l_prev|| / ||W_l||``: how far a sweep moved the weights."""
+    return max(float(np.linalg.norm(W - P) / max(np.linalg.norm(W), 1e-300))
+               for P, (W, _) in zip(previous, weights))

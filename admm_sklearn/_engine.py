@@ -73,7 +73,7 @@ class ADMMSolver:
         self.weights = None
         self.n_iter = 0
         self.n_samples = 0
-        self._input_gram = None
+        self._standardizer = None
         self._cross = {}  # l -> z_l [a_{l-1}; 1]^T, reduced
         self._gram = {}  # l -> [a_l; 1][a_l; 1]^T, reduced
 
@@ -85,7 +85,48 @@ class ADMMSolver:
         return self.alpha * self.n_samples
 
     def _solve_layer(self, layer):
-        return solve_weights(self._cross[layer], self._gram[layer - 1], self._ridge())
+        cross, gram = self._cross[layer], self._gram[layer - 1]
+        if not (np.all(np.isfinite(cross)) and np.all(np.isfinite(gram))):
+            self.diverged()
+        if layer > 1:
+            return solve_weights(cross, gram, self._ridge())
+        # Layer 1 is solved in standardised input coordinates [x'; 1] = T [x; 1]
+        # (Grams transform as T G T^T, z [x; 1]^T T^T) and mapped back by
+        # W = W' T: exact least squares either way, but the ridge and the
+        # initial weights then mean the same whatever the units of X.
+        T = self._standardizer
+        W, b = solve_weights(cross @ T.T, T @ gram @ T.T, self._ridge())
+        return _compose(W, b, T)
+
+    @staticmethod
+    def _make_standardizer(gram):
+        """Affine map ``T`` with ``T [x; 1] = [(x - mean) / std; 1]`` from ``[X,1]^T[X,1]``."""
+        n = gram[-1, -1]
+        mean = gram[:-1, -1] / n
+        var = np.maximum(np.diag(gram)[:-1] / n - mean ** 2, 0.0)
+        scale = np.sqrt(var)
+        # constant (or numerically constant) columns keep unit scale
+        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1e-300)] = 1.0
+        scale[scale == 0] = 1.0
+        d = len(mean)
+        T = np.zeros((d + 1, d + 1))
+        T[np.arange(d), np.arange(d)] = 1.0 / scale
+        T[:d, d] = -mean / scale
+        T[d, d] = 1.0
+        return T
+
+    def diverged(self):
+        """Stop with a clear error: never hand back a silently non-finite model."""
+        raise FloatingPointError(
+            f"ADMM diverged at sweep {self.n_iter + 1} (non-finite Gram matrices, "
+            f"objective or weights); try smaller beta/gamma, a larger alpha, or "
+            f"scaled features (beta={self.beta}, gamma={self.gamma}, alpha={self.alpha}).")
+
+    def check_finite(self, stats):
+        """Numerical guard after a sweep: objective and weights must be finite."""
+        if not (np.isfinite(stats["objective"]) and all(
+                np.all(np.isfinite(W)) and np.all(np.isfinite(b)) for W, b in self.weights)):
+            self.diverged()
 
     # -- initialisation ---------------------------------------------------
     def initialize(self, backend, init="forward", seed=0, weights=None):
@@ -98,6 +139,7 @@ class ADMMSolver:
         """
         (self._gram[0],) = backend.map_sum(_shard.input_gram)
         self.n_samples = int(round(self._gram[0][-1, -1]))
+        self._standardizer = self._make_standardizer(self._gram[0])
         if init == "gaussian":
             backend.map_sum(_with_empty_result(_shard.init_gaussian),
                             self.layer_sizes[1:], seed)
@@ -109,6 +151,8 @@ class ADMMSolver:
         else:
             if weights is None:
                 weights = he_weights(self.layer_sizes, np.random.default_rng(seed))
+                # drawn for standardised inputs, like the layer-1 solve
+                weights[0] = _compose(*weights[0], self._standardizer)
             self.weights = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
                             for W, b in weights]
             backend.map_sum(_with_empty_result(_shard.init_forward),
@@ -169,6 +213,12 @@ class ADMMSolver:
             return ("residual", W_next.astype(self.dtype), P.astype(self.dtype))
         Q, S = activation_direct(W_next, self.beta, self.gamma)
         return ("direct", Q.astype(self.dtype), S.astype(self.dtype))
+
+
+def _compose(W, b, T):
+    """``[W, b] T``: weights on ``T [x; 1]`` as weights on ``[x; 1]``."""
+    Wb = np.column_stack([W, b]) @ T
+    return Wb[:, :-1], Wb[:, -1]
 
 
 def _with_empty_result(fn):

@@ -1,0 +1,33 @@
+"""Run under ``mpiexec -n P``: an MPI fit equals the serial fit of all rows."""
+
+import sys
+
+import numpy as np
+from mpi4py import MPI
+
+from admm_sklearn import ADMMClassifier
+
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+init = sys.argv[1]
+rng = np.random.default_rng(0)
+X = rng.normal(size=(900, 6))
+y = np.where(X[:, 0] * X[:, 1] > 0, "yes", "no").astype("<U5")
+y[X[:, 2] > 1.2] = "maybe"
+bounds = np.linspace(0, len(X), size + 1).astype(int)
+local = slice(bounds[rank], bounds[rank + 1])
+params = dict(hidden_layer_sizes=(12, 7), init=init, max_iter=25, n_warmup_iter=5,
+              random_state=3, tol=0.0)
+mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
+coefs = comm.allgather([c.copy() for c in mpi.coefs_])
+for other in coefs[1:]:
+    for c, c0 in zip(other, coefs[0]):
+        assert np.array_equal(c, c0), "ranks ended with different models"
+if rank == 0:
+    serial = ADMMClassifier(**params).fit(X, y)
+    for c, c_ref in zip(mpi.coefs_ + mpi.intercepts_, serial.coefs_ + serial.intercepts_):
+        rel = np.abs(c - c_ref).max() / np.abs(c_ref).max()
+        assert rel < 1e-8, rel
+    assert list(mpi.classes_) == ["maybe", "no", "yes"]
+    assert np.array_equal(mpi.predict(X), serial.predict(X))
+print(f"rank {rank}: OK", flush=True)

@@ -1,0 +1,132 @@
+"""ADMMClassifier in scikit-learn workflows, and the accuracy it must reach."""
+
+import pickle
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, make_moons
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from admm_sklearn import ADMMClassifier
+
+
+def _split(X, y):
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
+                                              random_state=0)
+    scaler = StandardScaler().fit(X_tr)
+    return scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_reaches_093_on_breast_cancer_within_10_seconds(seed):
+    X_tr, X_te, y_tr, y_te = _split(*load_breast_cancer(return_X_y=True))
+    start = time.perf_counter()
+    clf = ADMMClassifier(random_state=seed).fit(X_tr, y_tr)
+    assert time.perf_counter() - start < 10
+    assert clf.score(X_te, y_te) >= 0.93
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_reaches_095_on_digits_0_vs_2(seed):
+    X, y = load_digits(return_X_y=True)
+    keep = (y == 0) | (y == 2)
+    X_tr, X_te, y_tr, y_te = _split(X[keep], y[keep])
+    assert ADMMClassifier(random_state=seed).fit(X_tr, y_tr).score(X_te, y_te) >= 0.95
+
+
+def test_multiclass_digits_is_learned():
+    X_tr, X_te, y_tr, y_te = _split(*load_digits(return_X_y=True))
+    clf = ADMMClassifier(random_state=0).fit(X_tr, y_tr)
+    assert clf.decision_function(X_te).shape == (len(X_te), 10)
+    assert clf.score(X_te, y_te) >= 0.9
+
+
+def test_pipeline_grid_search_and_cross_validation():
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = Pipeline([("scale", StandardScaler()), ("admm", ADMMClassifier(max_iter=20,
+                                                                         random_state=0))])
+    search = GridSearchCV(pipe, {"admm__alpha": [1e-3, 1e-2],
+                                 "admm__hidden_layer_sizes": [(10,), (20,)]}, cv=3)
+    search.fit(X, y)
+    assert search.best_score_ > 0.9
+    scores = cross_val_score(make_pipeline(StandardScaler(), ADMMClassifier(max_iter=20)),
+                             X, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.85
+
+
+def test_clone_and_pickle_preserve_model():
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    clf = ADMMClassifier((16,), max_iter=30, random_state=0).fit(X, y)
+    assert clone(clf).get_params() == clf.get_params()
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.decision_function(X), clf.decision_function(X))
+
+
+def test_fitted_attributes_follow_mlpclassifier_layout():
+    X, y = make_moons(200, noise=0.2, random_state=0)
+    clf = ADMMClassifier((7, 5), max_iter=12, n_warmup_iter=4, random_state=0).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(2, 7), (7, 5), (5, 1)]
+    assert [b.shape for b in clf.intercepts_] == [(7,), (5,), (1,)]
+    assert clf.n_layers_ == 4 and clf.n_outputs_ == 1
+    assert len(clf.loss_curve_) == clf.n_iter_ == 12
+    assert set(clf.history_) >= {"objective", "loss", "residual", "seconds"}
+    assert all(len(v) == 12 for v in clf.history_.values())
+
+
+def test_binary_decision_function_is_centred_at_zero():
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    clf = ADMMClassifier((16,), max_iter=20, random_state=0).fit(X, y)
+    scores = clf.decision_function(X)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(scores > 0).astype(int)])
+
+
+def test_paper_mode_runs_algorithm_1_as_published():
+    X_tr, X_te, y_tr, y_te = _split(*load_breast_cancer(return_X_y=True))
+    paper = ADMMClassifier(init="gaussian", alpha=0.0, random_state=0).fit(X_tr, y_tr)
+    assert paper.score(X_te, y_te) > 0.9
+    # the multiplier phase drives the output constraint residual down
+    residual = paper.history_["residual"]
+    assert residual[-1] < 0.1 * residual[paper.n_warmup_iter]
+
+
+def test_float32_and_float64_fits_agree_closely():
+    X, y = make_moons(400, noise=0.2, random_state=0)
+    f64 = ADMMClassifier((16,), max_iter=15, random_state=0).fit(X, y)
+    f32 = ADMMClassifier((16,), max_iter=15, dtype="float32", random_state=0).fit(X, y)
+    assert f32.coefs_[0].dtype == np.float32 and f64.coefs_[0].dtype == np.float64
+    assert np.mean(f32.predict(X) == f64.predict(X)) > 0.97
+
+
+def test_early_stopping_keeps_best_validation_weights():
+    X, y = make_moons(600, noise=0.3, random_state=0)
+    clf = ADMMClassifier((32,), early_stopping=True, n_iter_no_change=5, max_iter=80,
+                         random_state=0).fit(X, y)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert len(clf.validation_scores_) == clf.n_iter_
+
+
+def test_convergence_warning_when_max_iter_too_small():
+    X, y = make_moons(100, noise=0.2, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        ADMMClassifier((8,), max_iter=3).fit(X, y)
+
+
+def test_verbose_prints_one_line_per_sweep(capsys):
+    X, y = make_moons(100, noise=0.2, random_state=0)
+    ADMMClassifier((8,), max_iter=4, verbose=1).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Iteration")]
+    assert len(lines) == 4 and "objective" in lines[0] and "residual" in lines[0]
+
+
+def test_joblib_backend_equals_serial_through_the_estimator():
+    X, y = make_moons(3000, noise=0.3, random_state=0)
+    serial = ADMMClassifier((20,), max_iter=20, random_state=0).fit(X, y)
+    threads = ADMMClassifier((20,), max_iter=20, backend="joblib", n_jobs=2,
+                             random_state=0).fit(X, y)
+    for c, c0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
+        assert np.abs(c - c0).max() <= 1e-8 * np.abs(c0).max()
