@@ -16,8 +16,9 @@ import numpy as np
 from ._activations import ACTIVATIONS
 from ._updates import hinge_loss_sum, prox_hidden, prox_hinge
 
-#: Entries per block of rows in entrywise passes (about 1 MiB in float32).
-_BLOCK_ENTRIES = 1 << 18
+#: Entries per block of rows in entrywise passes: 512 KiB in float64, about an
+#: L2 cache; measured fastest of 2^14..2^20 on this machine (docs/results.rst).
+_BLOCK_ENTRIES = 1 << 16
 #: Rows per random stream in Gaussian initialisation: draws depend on the
 #: global row index only, so every sharding of the data gets the same state.
 _INIT_BLOCK_ROWS = 1024

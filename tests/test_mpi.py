@@ -67,3 +67,10 @@ def _per_rank_results(case, tmp_path):
     proc = run_mpi("fit_fails_together.py", case, str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return [(tmp_path / f"rank{r}.txt").read_text() for r in range(2)]
+
+
+def test_mpi_example_reads_its_rows_fits_and_saves(tmp_path):
+    out = tmp_path / "model.pkl"
+    proc = run_mpi(str(ROOT / "examples" / "mpi_fit.py"), "--out", str(out), "--hidden", "16")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "training accuracy" in proc.stdout and out.exists()

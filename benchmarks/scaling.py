@@ -1,0 +1,142 @@
+"""Strong scaling and memory of the backends (issue: backends).
+
+Seconds per ADMM sweep with 1 and 2 workers on the same data:
+``serial`` pinned to one BLAS thread (1 worker), ``joblib`` with 1 and 2
+threads (one BLAS thread each), and ``mpi`` with 1 and 2 ranks (one BLAS
+thread each). Median over repeats; prints a table and writes JSON.
+
+    python benchmarks/scaling.py [--n 200000] [--hidden 300] [--repeats 5]
+
+The MPI rows launch ``mpiexec -n P python benchmarks/scaling.py --mpi-worker``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from admm_sklearn._backends import JoblibBackend, MPIBackend, SerialBackend  # noqa: E402
+from admm_sklearn._engine import ADMMSolver  # noqa: E402
+
+
+def make_data(n, d=28, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = (np.sin(X[:, 0] * 2) + X[:, 1] * X[:, 2] > 0).astype(float)[:, None]
+    return X, y
+
+
+def time_sweeps(backend, X, Y, hidden, dtype, repeats, warmup=2):
+    backend.scatter(X, Y, dtype)
+    solver = ADMMSolver((X.shape[1], hidden, 1), alpha=1e-3, dtype=dtype)
+    with backend.running():
+        solver.initialize(backend, "forward", seed=0)
+        for _ in range(warmup):
+            solver.step(backend, False)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            solver.step(backend, True)
+            times.append(time.perf_counter() - t)
+    backend.release()
+    return float(np.median(times))
+
+
+def mpi_worker(args):
+    comm = MPIBackend()._comm
+    rank, size = comm.Get_rank(), comm.Get_size()
+    X, Y = make_data(args.n)
+    bounds = np.linspace(0, args.n, size + 1).astype(int)
+    local = slice(bounds[rank], bounds[rank + 1])
+    with threadpool_limits(1):
+        t = time_sweeps(MPIBackend(), X[local], Y[local], args.hidden, args.dtype, args.repeats)
+    if rank == 0:
+        print(json.dumps({"seconds": t}))
+
+
+def run_mpi(args, ranks):
+    mpiexec = Path(sys.executable).with_name("mpiexec")
+    cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(ranks), sys.executable,
+           __file__, "--mpi-worker", "--n", str(args.n), "--hidden", str(args.hidden),
+           "--repeats", str(args.repeats), "--dtype", args.dtype]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800).stdout
+    return json.loads(out.strip().splitlines()[-1])["seconds"]
+
+
+def state_bytes_per_sample(d, hidden, itemsize):
+    # a_0 (d), z_1 and a_1 (hidden each), z_2, lambda and targets (1 each)
+    return itemsize * (d + 2 * hidden + 3)
+
+
+def memory(args):
+    """Peak RSS of one serial fit-sized run, per 1M samples, against the state size."""
+    X, Y = make_data(args.n)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype, repeats=1, warmup=0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    theory = state_bytes_per_sample(X.shape[1], args.hidden, np.dtype(args.dtype).itemsize)
+    per_m = 1e6 / args.n
+    print(json.dumps({"n": args.n, "dtype": args.dtype, "hidden": args.hidden,
+                      "peak_rss_mib_per_1M": peak * per_m / 2**20,
+                      "peak_rss_after_data_mib_per_1M": (peak - base) * per_m / 2**20,
+                      "state_mib_per_1M": theory * 1e6 / 2**20}))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--hidden", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--mpi-worker", action="store_true")
+    parser.add_argument("--memory", action="store_true",
+                        help="only: peak RSS of scatter + init + one sweep, serial")
+    parser.add_argument("--json", default="benchmarks/results/scaling.json")
+    args = parser.parse_args()
+    if args.mpi_worker:
+        return mpi_worker(args)
+    if args.memory:
+        return memory(args)
+    X, Y = make_data(args.n)
+    rows = []
+    with threadpool_limits(1):
+        rows.append(("serial", 1, time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype,
+                                              args.repeats)))
+    for k in (1, 2):
+        rows.append(("joblib", k, time_sweeps(JoblibBackend(k), X, Y, args.hidden, args.dtype,
+                                              args.repeats)))
+    for k in (1, 2):
+        rows.append(("mpi", k, run_mpi(args, k)))
+    print(f"n={args.n} d=28 hidden=({args.hidden},) dtype={args.dtype}; "
+          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
+    print(f"{'backend':<8} {'workers':>7} {'s/sweep':>9} {'speed-up':>9}")
+    base = {}
+    result = []
+    for name, k, t in rows:
+        base.setdefault(name, t)
+        speedup = base[name] / t
+        print(f"{name:<8} {k:>7} {t:>9.3f} {speedup:>9.2f}")
+        result.append({"backend": name, "workers": k, "seconds_per_sweep": t,
+                       "speedup": speedup})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    theory = state_bytes_per_sample(28, args.hidden, np.dtype(args.dtype).itemsize)
+    print(f"peak RSS of this process {peak / 2**20:.0f} MiB; state a,z,lambda,x,y: "
+          f"{theory} bytes/sample = {theory * args.n / 2**20:.0f} MiB")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"n": args.n, "hidden": args.hidden,
+                                           "dtype": args.dtype, "rows": result,
+                                           "peak_rss_bytes": peak,
+                                           "state_bytes_per_sample": theory}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
