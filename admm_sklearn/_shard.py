@@ -14,6 +14,7 @@ temporaries stay cache-sized whatever the shard size.
 import numpy as np
 
 from ._activations import ACTIVATIONS
+from ._kernels import prox_pieces
 from ._updates import hinge_loss_sum, prox_hidden, prox_hinge
 
 #: Entries per block of rows in entrywise passes: 512 KiB in float64, about an
@@ -30,21 +31,35 @@ def _row_blocks(n_rows, width):
         yield slice(start, min(start + step, n_rows))
 
 
+def column_sums(A):
+    """Column sums in float64, summed per row block in the array's own dtype
+    (a float64 upcast of the whole array would cost a full extra pass)."""
+    total = np.zeros(A.shape[1])
+    for rows in _row_blocks(A.shape[0], A.shape[1]):
+        total += A[rows].sum(axis=0)
+    return total
+
+
+def cross_gram(A, Z):
+    """``Z^T [A, 1]`` in float64."""
+    cross = np.empty((Z.shape[1], A.shape[1] + 1))
+    cross[:, :-1] = Z.T @ A
+    cross[:, -1] = column_sums(Z)
+    return cross
+
+
 def augmented_gram(A, Z=None):
     """``[A, 1]^T [A, 1]`` and optionally ``Z^T [A, 1]``, in float64."""
     n, d = A.shape
     gram = np.empty((d + 1, d + 1))
     gram[:d, :d] = A.T @ A  # numpy dispatches A.T @ A to syrk (half the flops)
-    colsum = A.sum(axis=0, dtype=np.float64)
+    colsum = column_sums(A)
     gram[:d, d] = colsum
     gram[d, :d] = colsum
     gram[d, d] = n
     if Z is None:
         return gram
-    cross = np.empty((Z.shape[1], d + 1))
-    cross[:, :d] = Z.T @ A
-    cross[:, d] = Z.sum(axis=0, dtype=np.float64)
-    return cross, gram
+    return cross_gram(A, Z), gram
 
 
 class Shard:
@@ -167,8 +182,10 @@ def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
     for rows in _row_blocks(shard.n_samples, z.shape[1]):
         m = A[rows] @ Wt
         m += bt
-        penalty += prox_hidden(a[rows], m, gamma, beta, pieces, out=z[rows])
-    cross = augmented_gram(A, z)[0] if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
+        fused = prox_pieces(a[rows], m, gamma, beta, activation, pieces, z[rows])
+        penalty += fused if fused is not None else prox_hidden(
+            a[rows], m, gamma, beta, pieces, out=z[rows])
+    cross = cross_gram(A, z) if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
     return np.array([penalty]), cross
 
 
@@ -197,5 +214,5 @@ def update_final_outputs(shard, W, b, beta, update_multipliers):
         if update_multipliers:
             m *= beta
             lam[rows] += m
-    cross = augmented_gram(A, z)[0] if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
+    cross = cross_gram(A, z) if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
     return stats, cross

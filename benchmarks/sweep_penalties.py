@@ -7,6 +7,7 @@ writes benchmarks/results/sweep_penalties.json.
 """
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -38,6 +39,11 @@ CONFIGS = {
     "a0": admm(alpha=0),
     "a1e-2": admm(alpha=1e-2),
     "g1a1e-2": admm(gamma=1, alpha=1e-2),
+    "g30": admm(gamma=30),
+    "g100": admm(gamma=100),
+    "g100a1e-2": admm(gamma=100, alpha=1e-2),
+    "g100a1e-4": admm(gamma=100, alpha=1e-4),
+    "g100w20": admm(gamma=100, n_warmup_iter=20),
 }
 
 
@@ -64,7 +70,7 @@ def main(names):
             rows.append(row)
             print(f"{ds} {name} {row['train']:.4f} {row['test']:.4f} {row['seconds']:.1f}",
                   flush=True)
-    out = Path("benchmarks/results/sweep_penalties.json")
+    out = Path(os.environ.get("SWEEP_JSON", "benchmarks/results/sweep_penalties.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
 

@@ -126,3 +126,22 @@ def test_activation_update_solves_eq6(d, d_next):
     direct_form = (z_next - b) @ Q + hz @ S
     np.testing.assert_allclose(residual_form, ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(direct_form, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_fused_kernel_equals_numpy_reference(activation, dtype):
+    from admm_sklearn._kernels import HAVE_NUMBA, prox_pieces
+
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed: the NumPy reference is what runs")
+    a, m = _hidden_cases()
+    a = np.tile(a, (3, 1)).astype(dtype)
+    m = np.tile(m, (3, 1)).astype(dtype)
+    pieces = ACTIVATIONS[activation][1]
+    ref, fused = np.empty_like(m), np.empty_like(m)
+    total_ref = prox_hidden(a, m, 10.0, 1.0, pieces, out=ref)
+    total = prox_pieces(a, m, 10.0, 1.0, activation, pieces, fused)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused, ref, rtol=tol, atol=tol)
+    assert total == pytest.approx(total_ref, rel=tol)

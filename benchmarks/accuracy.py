@@ -1,0 +1,101 @@
+"""Accuracy suite: ADMM (defaults, paper mode, candidates) against
+MLPClassifier (adam, lbfgs) and logistic regression, same splits.
+
+    python benchmarks/accuracy.py --quick                 # small sets, 2 seeds
+    python benchmarks/accuracy.py --seeds 5               # whole suite
+    python benchmarks/accuracy.py --candidate "gamma=100,n_warmup_iter=20"
+
+Each (dataset, seed) is a 75/25 stratified split (seeded), features
+standardised on the training part. Prints mean test accuracy per model and
+dataset, and writes every fit to JSON.
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from admm_sklearn import ADMMClassifier  # noqa: E402
+from admm_sklearn._compare import build_models  # noqa: E402
+from admm_sklearn._datasets import load_dataset  # noqa: E402
+
+QUICK = ["breast_cancer", "digits_0_vs_2", "wine", "moons", "circles", "gaussian_quantiles"]
+FULL = QUICK + ["digits", "classification_40k", "classification_400k"]
+
+
+def parse_candidate(text):
+    params = {}
+    for item in filter(None, text.split(",")):
+        key, value = item.split("=")
+        params[key.strip()] = eval(value, {})  # numbers and tuples from the command line
+    return params
+
+
+def run(datasets, seeds, hidden, candidates, out):
+    rows = []
+    for name in datasets:
+        X, y = load_dataset(name)
+        for seed in seeds:
+            X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
+                                                      random_state=seed)
+            models = build_models(hidden, seed=seed)
+            for label, params in candidates.items():
+                models[label] = ADMMClassifier(hidden, random_state=seed, **params)
+            for model_name, model in models.items():
+                pipe = make_pipeline(StandardScaler(), clone(model))
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    pipe.fit(X_tr, y_tr)
+                seconds = time.perf_counter() - start
+                acc = pipe.score(X_te, y_te)
+                finite = all(np.all(np.isfinite(c)) for c in getattr(pipe[-1], "coefs_", []))
+                rows.append({"dataset": name, "seed": seed, "model": model_name,
+                             "test_accuracy": acc, "seconds": seconds, "finite": finite})
+                print(f"{name:<20} seed {seed} {model_name:<28} {acc:.4f} {seconds:7.2f}s",
+                      flush=True)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def summary(rows):
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    print("\nmean test accuracy over seeds")
+    print(f"{'dataset':<20}" + "".join(f"{m[:14]:>15}" for m in models))
+    for d in datasets:
+        cells = [np.mean([r["test_accuracy"] for r in rows if r["dataset"] == d
+                          and r["model"] == m]) for m in models]
+        print(f"{d:<20}" + "".join(f"{c:>15.4f}" for c in cells))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--datasets", default=None, help="comma separated")
+    parser.add_argument("--hidden", default="100")
+    parser.add_argument("--candidate", action="append", default=[],
+                        help="extra ADMMClassifier parameters, e.g. 'gamma=100,alpha=1e-2'")
+    parser.add_argument("--json", default="benchmarks/results/accuracy.json")
+    args = parser.parse_args()
+    datasets = args.datasets.split(",") if args.datasets else (QUICK if args.quick else FULL)
+    seeds = range(args.seeds or (2 if args.quick else 5))
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    candidates = {f"ADMM {c}": parse_candidate(c) for c in args.candidate}
+    summary(run(datasets, seeds, hidden, candidates, args.json))
+
+
+if __name__ == "__main__":
+    main()
