@@ -48,12 +48,17 @@ def cross_gram(A, Z):
     return cross
 
 
-def augmented_gram(A, Z=None):
-    """``[A, 1]^T [A, 1]`` and optionally ``Z^T [A, 1]``, in float64."""
+def augmented_gram(A, Z=None, colsum=None):
+    """``[A, 1]^T [A, 1]`` and optionally ``Z^T [A, 1]``, in float64.
+
+    ``colsum``: ``A``'s column sums, when the pass that wrote ``A`` formed
+    them while each block was still in cache.
+    """
     n, d = A.shape
     gram = np.empty((d + 1, d + 1))
     gram[:d, :d] = A.T @ A  # numpy dispatches A.T @ A to syrk (half the flops)
-    colsum = column_sums(A)
+    if colsum is None:
+        colsum = column_sums(A)
     gram[:d, d] = colsum
     gram[d, :d] = colsum
     gram[d, d] = n
@@ -156,6 +161,7 @@ def update_activations(shard, layer, ops, b_next, activation):
     h = ACTIVATIONS[activation][0]
     a, z, z_next = shard.a[layer - 1], shard.z[layer - 1], shard.z[layer]
     kind, M1, M2 = ops
+    colsum = np.zeros(a.shape[1])
     for rows in _row_blocks(shard.n_samples, a.shape[1]):
         ha = h(z[rows], out=a[rows])
         shifted = z_next[rows] - b_next
@@ -164,7 +170,8 @@ def update_activations(shard, layer, ops, b_next, activation):
             ha += shifted @ M2
         else:  # a = (z_next - b) Q + h S
             a[rows] = shifted @ M1 + ha @ M2
-    return augmented_gram(a, z_next)
+        colsum += a[rows].sum(axis=0)
+    return augmented_gram(a, z_next, colsum)
 
 
 def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
@@ -179,13 +186,16 @@ def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
     A, a, z = shard.inputs(layer), shard.a[layer - 1], shard.z[layer - 1]
     Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
     penalty = 0.0
+    cross = np.zeros((z.shape[1], A.shape[1] + 1))
     for rows in _row_blocks(shard.n_samples, z.shape[1]):
         m = A[rows] @ Wt
         m += bt
         fused = prox_pieces(a[rows], m, gamma, beta, activation, pieces, z[rows])
         penalty += fused if fused is not None else prox_hidden(
             a[rows], m, gamma, beta, pieces, out=z[rows])
-    cross = cross_gram(A, z) if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
+        if layer == 1:  # while the new z block is in cache
+            cross[:, :-1] += z[rows].T @ A[rows]
+            cross[:, -1] += z[rows].sum(axis=0)
     return np.array([penalty]), cross
 
 
