@@ -96,7 +96,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` has string column names.
     coefs_ : list of ndarray
         ``coefs_[i]`` has shape (fan_in, fan_out), as in MLPClassifier.

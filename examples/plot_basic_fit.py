@@ -26,9 +26,6 @@ print(f"ADMMClassifier test accuracy {admm.score(X_test, y_test):.4f} "
 print(f"MLPClassifier  test accuracy {mlp.score(X_test, y_test):.4f}")
 
 try:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 except ImportError:
     plt = None
@@ -40,4 +37,4 @@ if plt is not None:
     ax2.semilogy(history["residual"])
     ax2.set(xlabel="sweep", ylabel="||z_L - W_L a_{L-1}||")
     fig.tight_layout()
-    fig.savefig("admm_history.png")
+    plt.show()
