@@ -41,14 +41,14 @@ def parse_candidate(text):
     return params
 
 
-def run(datasets, seeds, hidden, candidates, out):
+def run(datasets, seeds, hidden, candidates, out, baselines=True):
     rows = []
     for name in datasets:
         X, y = load_dataset(name)
         for seed in seeds:
             X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
                                                       random_state=seed)
-            models = build_models(hidden, seed=seed)
+            models = build_models(hidden, seed=seed) if baselines else {}
             for label, params in candidates.items():
                 models[label] = ADMMClassifier(hidden, random_state=seed, **params)
             for model_name, model in models.items():
@@ -88,13 +88,16 @@ def main():
     parser.add_argument("--hidden", default="100")
     parser.add_argument("--candidate", action="append", default=[],
                         help="extra ADMMClassifier parameters, e.g. 'gamma=100,alpha=1e-2'")
+    parser.add_argument("--only-candidates", action="store_true",
+                        help="skip the baselines (defaults, paper, MLP, logistic)")
     parser.add_argument("--json", default="benchmarks/results/accuracy.json")
     args = parser.parse_args()
     datasets = args.datasets.split(",") if args.datasets else (QUICK if args.quick else FULL)
     seeds = range(args.seeds or (2 if args.quick else 5))
     hidden = tuple(int(h) for h in args.hidden.split(","))
     candidates = {f"ADMM {c}": parse_candidate(c) for c in args.candidate}
-    summary(run(datasets, seeds, hidden, candidates, args.json))
+    summary(run(datasets, seeds, hidden, candidates, args.json,
+                baselines=not args.only_candidates))
 
 
 if __name__ == "__main__":
