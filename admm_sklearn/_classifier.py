@@ -295,9 +295,12 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = forward(X.astype(self.coefs_[0].dtype, copy=False), self.coefs_,
-                      self.intercepts_, self.activation) - 0.5
+        out = self._outputs(X) - 0.5
         return out[:, 0] if out.shape[1] == 1 else out
+
+    def _outputs(self, X):
+        return forward(X.astype(self.coefs_[0].dtype, copy=False), self.coefs_,
+                       self.intercepts_, self.activation)
 
     def predict(self, X):
         """Predict class labels.
@@ -312,10 +315,9 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return self.classes_[(scores > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return _labels(self.classes_, self._outputs(X))
 
     def __getstate__(self):
         # The per-sample ADMM state kept for warm_start is as large as the
@@ -340,9 +342,8 @@ class _Fit:
     def _score(self, weights, X, y):
         """Accuracy on (X, y) summed over all processes."""
         coefs = [W.T for W, _ in weights]
-        out = forward(X, coefs, [b for _, b in weights], self.est.activation)
-        pred = self.classes[(out[:, 0] > 0.5).astype(int)] if out.shape[1] == 1 \
-            else self.classes[np.argmax(out, axis=1)]
+        pred = _labels(self.classes, forward(X, coefs, [b for _, b in weights],
+                                             self.est.activation))
         correct, total = self.backend.allreduce([np.array([np.sum(pred == y), len(y)], float)])[0]
         return correct / max(total, 1.0)
 
@@ -439,6 +440,13 @@ class _Fit:
             backend.release()
             result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
         return result
+
+
+def _labels(classes, outputs):
+    """Labels from output units: threshold 0.5 (one unit) or the largest unit."""
+    if outputs.shape[1] == 1:
+        return classes[(outputs[:, 0] > 0.5).astype(int)]
+    return classes[np.argmax(outputs, axis=1)]
 
 
 def _fingerprint(X, y):

@@ -17,38 +17,15 @@ import platform
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import make_data, time_sweeps  # noqa: E402
+
 from admm_sklearn._backends import JoblibBackend, MPIBackend, SerialBackend  # noqa: E402
-from admm_sklearn._engine import ADMMSolver  # noqa: E402
-
-
-def make_data(n, d=28, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = (np.sin(X[:, 0] * 2) + X[:, 1] * X[:, 2] > 0).astype(float)[:, None]
-    return X, y
-
-
-def time_sweeps(backend, X, Y, hidden, dtype, repeats, warmup=2):
-    backend.scatter(X, Y, dtype)
-    solver = ADMMSolver((X.shape[1], hidden, 1), alpha=1e-3, dtype=dtype)
-    with backend.running():
-        solver.initialize(backend, "forward", seed=0)
-        for _ in range(warmup):
-            solver.step(backend, False)
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            solver.step(backend, True)
-            times.append(time.perf_counter() - t)
-    backend.release()
-    return float(np.median(times))
 
 
 def mpi_worker(args):
@@ -58,7 +35,8 @@ def mpi_worker(args):
     bounds = np.linspace(0, args.n, size + 1).astype(int)
     local = slice(bounds[rank], bounds[rank + 1])
     with threadpool_limits(1):
-        t = time_sweeps(MPIBackend(), X[local], Y[local], args.hidden, args.dtype, args.repeats)
+        t, _ = time_sweeps(MPIBackend(), X[local], Y[local], args.hidden, args.dtype,
+                           args.repeats)
     if rank == 0:
         print(json.dumps({"seconds": t}))
 
@@ -110,10 +88,10 @@ def main():
     rows = []
     with threadpool_limits(1):
         rows.append(("serial", 1, time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype,
-                                              args.repeats)))
+                                              args.repeats)[0]))
     for k in (1, 2):
         rows.append(("joblib", k, time_sweeps(JoblibBackend(k), X, Y, args.hidden, args.dtype,
-                                              args.repeats)))
+                                              args.repeats)[0]))
     for k in (1, 2):
         rows.append(("mpi", k, run_mpi(args, k)))
     print(f"n={args.n} d=28 hidden=({args.hidden},) dtype={args.dtype}; "

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import make_data, time_sweeps  # noqa: E402
+
 from admm_sklearn._backends import JoblibBackend, SerialBackend  # noqa: E402
-from admm_sklearn._engine import ADMMSolver  # noqa: E402
 
 
 def sweep_flops(n, sizes):
@@ -67,29 +68,6 @@ def gemm_rate(n, d, dtype, repeats=3):
     return 2 * n * d * d / np.median(times) / 1e9
 
 
-def make_data(n, d=28, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] > 0).astype(int)
-    return X, y
-
-
-def admm_seconds(X, y, hidden, dtype, backend, repeats):
-    sizes = (X.shape[1],) + tuple(hidden) + (1,)
-    backend.scatter(X, y[:, None].astype(float), dtype)
-    solver = ADMMSolver(sizes, alpha=1e-3, dtype=dtype)
-    with backend.running():
-        solver.initialize(backend, "forward", seed=0)
-        solver.step(backend, False)
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            solver.step(backend, True)
-            times.append(time.perf_counter() - t)
-    backend.release()
-    return float(np.median(times)), sizes
-
-
 def mlp_epoch_seconds(X, y, hidden):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -121,11 +99,11 @@ def main():
             f"{'B/sample':>8} {'min':>5}")
     print(head)
     for n, hidden, dtype in grid:
-        X, y = make_data(n)
+        X, Y = make_data(n)
         gemm = gemm_rate(n, hidden[0], dtype)
-        mlp = mlp_epoch_seconds(X, y, hidden)
+        mlp = mlp_epoch_seconds(X, Y[:, 0].astype(int), hidden)
         for name, backend in (("joblib", JoblibBackend(2)), ("serial", SerialBackend())):
-            seconds, sizes = admm_seconds(X, y, hidden, dtype, backend, args.repeats)
+            seconds, sizes = time_sweeps(backend, X, Y, hidden, dtype, args.repeats, warmup=1)
             flops = sweep_flops(n, sizes)
             row = {"n": n, "hidden": list(hidden), "dtype": dtype, "backend": name,
                    "seconds_per_sweep": seconds, "gflop": flops / 1e9,
