@@ -4,7 +4,7 @@ The public surface is :class:`ADMMClassifier`; the backends that place the
 data live in :mod:`admm_sklearn.backends`.
 """
 
-from ._classifier import ADMMClassifier
+from ._classifier import PAPER_SETTINGS, ADMMClassifier
 
 __version__ = "0.1.0"
-__all__ = ["ADMMClassifier", "__version__"]
+__all__ = ["ADMMClassifier", "PAPER_SETTINGS", "__version__"]

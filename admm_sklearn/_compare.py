@@ -21,7 +21,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._classifier import ADMMClassifier
+from ._classifier import PAPER_SETTINGS, ADMMClassifier
 from ._datasets import DATASETS, load_dataset
 
 
@@ -30,9 +30,8 @@ def build_models(hidden, backend="serial", n_jobs=None, seed=0):
     return {
         "ADMMClassifier": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
                                          random_state=seed),
-        "ADMMClassifier (paper)": ADMMClassifier(hidden, init="gaussian", alpha=0.0,
-                                                 backend=backend, n_jobs=n_jobs,
-                                                 random_state=seed),
+        "ADMMClassifier (paper)": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
+                                                 random_state=seed, **PAPER_SETTINGS),
         "MLPClassifier (adam)": MLPClassifier(hidden, solver="adam", random_state=seed),
         "MLPClassifier (lbfgs)": MLPClassifier(hidden, solver="lbfgs", random_state=seed),
         "LogisticRegression": LogisticRegression(max_iter=1000),
