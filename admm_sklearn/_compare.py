@@ -25,13 +25,14 @@ from ._classifier import PAPER_SETTINGS, ADMMClassifier
 from ._datasets import DATASETS, load_dataset
 
 
-def build_models(hidden, backend="serial", n_jobs=None, seed=0):
+def build_models(hidden, backend="serial", n_jobs=None, seed=0, verbose=0):
     """The compared models, keyed by the name printed in the table."""
     return {
         "ADMMClassifier": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
-                                         random_state=seed),
+                                         random_state=seed, verbose=verbose),
         "ADMMClassifier (paper)": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
-                                                 random_state=seed, **PAPER_SETTINGS),
+                                                 random_state=seed, verbose=verbose,
+                                                 **PAPER_SETTINGS),
         "MLPClassifier (adam)": MLPClassifier(hidden, solver="adam", random_state=seed),
         "MLPClassifier (lbfgs)": MLPClassifier(hidden, solver="lbfgs", random_state=seed),
         "LogisticRegression": LogisticRegression(max_iter=1000),
@@ -61,12 +62,13 @@ def accuracy_curve(model, X_train, y_train, X_test, y_test, target):
 
 
 def compare(X, y, hidden=(100,), folds=5, backend="serial", n_jobs=None, seed=0,
-            target=0.95, verbose=True):
+            target=0.95, verbose=1):
     """Cross-validate each model of :func:`build_models`; return rows of results."""
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     train, test = next(cv.split(X, y))
     rows = []
-    for name, model in build_models(hidden, backend, n_jobs, seed).items():
+    for name, model in build_models(hidden, backend, n_jobs, seed,
+                                    verbose=int(verbose > 1)).items():
         if verbose:
             print(f"  {name}: {folds}-fold cross-validation, then time to {target:.3f} ...",
                   flush=True)
@@ -135,12 +137,15 @@ def main(argv=None):
     p.add_argument("--target", type=float, default=0.95,
                    help="accuracy whose time to reach is reported (default: 0.95)")
     p.add_argument("--plot", default=None, help="write accuracy vs time to this PNG")
+    p.add_argument("--verbose", action="store_true",
+                   help="also print one line per ADMM sweep of every fit")
     args = parser.parse_args(argv)
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     X, y = load_dataset(args.dataset)
     print(f"dataset {args.dataset}: {X.shape[0]} samples, {X.shape[1]} features, "
           f"{len(np.unique(y))} classes; hidden layers {hidden}; {args.folds}-fold CV")
-    rows = compare(X, y, hidden, args.folds, args.backend, args.n_jobs, args.seed, args.target)
+    rows = compare(X, y, hidden, args.folds, args.backend, args.n_jobs, args.seed, args.target,
+                   verbose=2 if args.verbose else 1)
     print()
     print(format_table(rows, args.target))
     best_mlp = max(r["accuracy_mean"] for r in rows if r["model"].startswith("MLP"))

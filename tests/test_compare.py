@@ -21,6 +21,12 @@ def test_compare_prints_table_for_every_model(capsys, tmp_path):
     assert "points of accuracy" in out
 
 
+def test_compare_verbose_shows_admm_progress(capsys):
+    assert main(["compare", "--dataset", "wine", "--folds", "2", "--hidden", "4",
+                 "--verbose"]) == 0
+    assert "Iteration 1, objective" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name", sorted(set(DATASETS) - {"classification_400k"}))
 def test_bundled_and_generated_datasets_load(name):
     X, y = load_dataset(name)
