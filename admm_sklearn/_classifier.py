@@ -1,6 +1,5 @@
 """ADMMClassifier: the scikit-learn face of the ADMM solver."""
 
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -255,7 +254,14 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         reset = not (self.warm_start and hasattr(self, "coefs_"))
         X, y, classes = self._validate_and_agree(X, y, backend, reset, dtype)
         fitted = _Fit(self, hidden, dtype, backend, classes)
-        result = fitted.run(X, y)
+        try:
+            result = fitted.run(X, y)
+        except BaseException:
+            # A resumed warm-start fit advanced the kept per-sample state in
+            # place; it no longer matches coefs_, so forget it (the next warm
+            # start restarts from coefs_). The fitted model itself is intact.
+            self._solver = self._solver_shards = self._train_fingerprint = None
+            raise
         # Atomic: attributes change only once the fit has succeeded.
         for name, value in result.items():
             setattr(self, name, value)
@@ -433,7 +439,7 @@ class _Fit:
         if not converged:
             warnings.warn(
                 f"ADMMClassifier: maximum iterations ({est.max_iter}) reached before the "
-                "weights stopped changing by tol.", ConvergenceWarning)
+                "weights stopped changing by tol.", ConvergenceWarning, stacklevel=3)
         weights = best_weights if est.early_stopping and best_weights else solver.weights
         total_n = solver.n_samples
         result = {

@@ -206,6 +206,26 @@ def test_warm_start_ten_plus_ten_equals_twenty(data, backend):
         np.testing.assert_allclose(c, c0, rtol=1e-10, atol=1e-12)
 
 
+def test_interrupted_warm_start_forgets_the_advanced_state(data, monkeypatch):
+    X, y = data
+    clf = ADMMClassifier((8,), max_iter=5, warm_start=True, random_state=0).fit(X, y)
+    before = clf.decision_function(X)
+    original = ADMMSolver.step
+
+    def interrupted(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ADMMSolver, "step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    monkeypatch.setattr(ADMMSolver, "step", original)
+    np.testing.assert_array_equal(clf.decision_function(X), before)
+    assert clf._solver is None  # the half-advanced state is not resumed
+    clf.fit(X, y)  # restarts from coefs_
+    assert np.all(np.isfinite(clf.decision_function(X)))
+
+
 def test_warm_start_on_new_data_restarts_from_fitted_weights(data):
     X, y = data
     clf = ADMMClassifier((8,), max_iter=15, warm_start=True, random_state=0).fit(X, y)
