@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _shard
 from ._activations import ACTIVATIONS
-from ._updates import activation_direct, activation_operator, solve_weights
+from ._updates import GramFactor, activation_direct, activation_operator, solve_weights
 
 
 def he_weights(layer_sizes, rng):
@@ -74,6 +74,7 @@ class ADMMSolver:
         self.n_iter = 0
         self.n_samples = 0
         self._standardizer = None
+        self._input_factor = None
         self._cross = {}  # l -> z_l [a_{l-1}; 1]^T, reduced
         self._gram = {}  # l -> [a_l; 1][a_l; 1]^T, reduced
 
@@ -90,17 +91,44 @@ class ADMMSolver:
             self.diverged()
         if layer > 1:
             return solve_weights(cross, gram, self._ridge())
-        # Layer 1 is solved in standardised input coordinates [x'; 1] = T [x; 1]
-        # (Grams transform as T G T^T, z [x; 1]^T T^T) and mapped back by
-        # W = W' T: exact least squares either way, but the ridge and the
-        # initial weights then mean the same whatever the units of X.
-        T = self._standardizer
-        W, b = solve_weights(cross @ T.T, T @ gram @ T.T, self._ridge())
-        return _compose(W, b, T)
+        # Layer 1 is solved in standardised input coordinates x' = D x + c
+        # (D = diag(1 / std), c = -mean / std) and mapped back: exact least
+        # squares either way, but the ridge and the initial weights then mean
+        # the same whatever the units of X. Its Gram never changes, so it is
+        # factorised once per fit.
+        if self._input_factor is None:
+            self._input_factor = GramFactor(self._standardize_gram(gram), self._ridge())
+        W, b = solve_weights(self._standardize_cross(cross), None, self._ridge(),
+                             factor=self._input_factor)
+        return self._to_raw_inputs(W, b)
+
+    def _standardize_cross(self, cross):
+        """``z [x'; 1]^T`` from ``z [x; 1]^T``, in O(d_out d)."""
+        D, c = self._standardizer
+        out = cross.copy()
+        out[:, :-1] = cross[:, :-1] * D + cross[:, -1:] * c
+        return out
+
+    def _standardize_gram(self, gram):
+        """``[x'; 1][x'; 1]^T`` from ``[x; 1][x; 1]^T``, in O(d^2)."""
+        D, c = self._standardizer
+        n, colsum = gram[-1, -1], gram[:-1, -1]
+        Ds = D * colsum
+        out = np.empty_like(gram)
+        out[:-1, :-1] = (D[:, None] * gram[:-1, :-1] * D[None, :] + np.outer(Ds, c)
+                         + np.outer(c, Ds) + n * np.outer(c, c))
+        out[:-1, -1] = out[-1, :-1] = Ds + n * c
+        out[-1, -1] = n
+        return out
+
+    def _to_raw_inputs(self, W, b):
+        """Weights on ``x' = D x + c`` as weights on ``x``: ``W D`` and ``W c + b``."""
+        D, c = self._standardizer
+        return W * D, W @ c + b
 
     @staticmethod
     def _make_standardizer(gram):
-        """Affine map ``T`` with ``T [x; 1] = [(x - mean) / std; 1]`` from ``[X,1]^T[X,1]``."""
+        """``(D, c)`` with ``D x + c = (x - mean) / std``, from ``[X,1]^T[X,1]``."""
         n = gram[-1, -1]
         mean = gram[:-1, -1] / n
         var = np.maximum(np.diag(gram)[:-1] / n - mean ** 2, 0.0)
@@ -108,12 +136,7 @@ class ADMMSolver:
         # constant (or numerically constant) columns keep unit scale
         scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1e-300)] = 1.0
         scale[scale == 0] = 1.0
-        d = len(mean)
-        T = np.zeros((d + 1, d + 1))
-        T[np.arange(d), np.arange(d)] = 1.0 / scale
-        T[:d, d] = -mean / scale
-        T[d, d] = 1.0
-        return T
+        return 1.0 / scale, -mean / scale
 
     def diverged(self):
         """Stop with a clear error: never hand back a silently non-finite model."""
@@ -140,6 +163,7 @@ class ADMMSolver:
         (self._gram[0],) = backend.map_sum(_shard.input_gram)
         self.n_samples = int(round(self._gram[0][-1, -1]))
         self._standardizer = self._make_standardizer(self._gram[0])
+        self._input_factor = None
         if init == "gaussian":
             backend.map_sum(_with_empty_result(_shard.init_gaussian),
                             self.layer_sizes[1:], seed)
@@ -152,7 +176,7 @@ class ADMMSolver:
             if weights is None:
                 weights = he_weights(self.layer_sizes, np.random.default_rng(seed))
                 # drawn for standardised inputs, like the layer-1 solve
-                weights[0] = _compose(*weights[0], self._standardizer)
+                weights[0] = self._to_raw_inputs(*weights[0])
             self.weights = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
                             for W, b in weights]
             backend.map_sum(_with_empty_result(_shard.init_forward),
@@ -213,12 +237,6 @@ class ADMMSolver:
             return ("residual", W_next.astype(self.dtype), P.astype(self.dtype))
         Q, S = activation_direct(W_next, self.beta, self.gamma)
         return ("direct", Q.astype(self.dtype), S.astype(self.dtype))
-
-
-def _compose(W, b, T):
-    """``[W, b] T``: weights on ``T [x; 1]`` as weights on ``[x; 1]``."""
-    Wb = np.column_stack([W, b]) @ T
-    return Wb[:, :-1], Wb[:, -1]
 
 
 def _with_empty_result(fn):

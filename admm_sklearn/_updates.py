@@ -14,12 +14,45 @@ import numpy as np
 from scipy import linalg
 
 
-def solve_weights(za, gram, ridge):
+class GramFactor:
+    """Factorisation of ``a a^T + ridge D`` for one or many weight solves.
+
+    Cholesky when ``ridge > 0`` (SPD in exact arithmetic: the ridge lifts
+    every direction but the bias, which ``[A, 1]`` always spans); otherwise,
+    or if rounding defeats Cholesky (float32 Grams of huge activations), the
+    pseudo-inverse through the eigendecomposition: the minimum-norm least
+    squares solution, robust to duplicated or constant features, and the
+    paper's ``z_l a_{l-1}^dagger`` when ``ridge == 0``, without forming
+    ``a^dagger``. ``D`` is the identity without its bias entry.
+    """
+
+    def __init__(self, gram, ridge):
+        gram = np.array(gram, dtype=np.float64)
+        d = gram.shape[0]
+        self._cholesky = self._pinv = None
+        if ridge > 0:
+            idx = np.arange(d - 1)
+            gram[idx, idx] += ridge
+            try:
+                self._cholesky = linalg.cho_factor(gram, lower=True)
+                return
+            except linalg.LinAlgError:
+                pass
+        self._pinv = linalg.pinvh(gram, atol=0.0, rtol=d * np.finfo(np.float64).eps)
+
+    def solve(self, rhs):
+        """``(a a^T + ridge D)^{-1} rhs``."""
+        if self._cholesky is not None:
+            return linalg.cho_solve(self._cholesky, rhs)
+        return self._pinv @ rhs
+
+
+def solve_weights(za, gram, ridge, factor=None):
     """Weight update: ``W_l = (z a^T)(a a^T + ridge D)^{-1}``.
 
     Minimises ``beta * ||Z - [A, 1] [W, b]^T||^2 + beta * ridge * ||W||^2``,
     the least-squares step ``W_l <- z_l a_{l-1}^dagger`` of Algorithm 1 when
-    ``ridge == 0``. ``D`` is the identity without its bias entry.
+    ``ridge == 0`` (see :class:`GramFactor`).
 
     Parameters
     ----------
@@ -29,29 +62,17 @@ def solve_weights(za, gram, ridge):
         ``sum_n [a^n; 1][a^n; 1]^T``, reduced over all shards.
     ridge : float
         Tikhonov weight; 0 gives the paper's pseudo-inverse solution.
+    factor : GramFactor, optional
+        A factorisation of ``gram`` with this ``ridge``, reused when the
+        Gram does not change between solves (the input layer's).
 
     Returns
     -------
     W : ndarray of shape (d_out, d_in), b : ndarray of shape (d_out,)
         In float64.
     """
-    za = np.asarray(za, dtype=np.float64)
-    gram = np.array(gram, dtype=np.float64)
-    d = gram.shape[0]
-    if ridge > 0:
-        idx = np.arange(d - 1)
-        gram[idx, idx] += ridge
-        try:
-            # SPD in exact arithmetic (the ridge lifts every direction but the
-            # bias, which [A, 1] always spans), so Cholesky is the fast path.
-            wb = linalg.cho_solve(linalg.cho_factor(gram, lower=True), za.T).T
-            return wb[:, :-1], wb[:, -1]
-        except linalg.LinAlgError:
-            pass  # rounding (float32 Grams of huge activations): fall through
-    # Minimum-norm least squares through the eigendecomposition: robust to
-    # duplicated or constant features (a rank-deficient Gram), and the
-    # paper's pseudo-inverse solution when ridge == 0, without forming a^dagger.
-    wb = (linalg.pinvh(gram, atol=0.0, rtol=d * np.finfo(np.float64).eps) @ za.T).T
+    factor = factor if factor is not None else GramFactor(gram, ridge)
+    wb = factor.solve(np.asarray(za, dtype=np.float64).T).T
     return wb[:, :-1], wb[:, -1]
 
 

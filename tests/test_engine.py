@@ -120,3 +120,25 @@ def test_joblib_shards_agree_with_serial_to_round_off(init):
         for (W, b), (W0, b0) in zip(other, fits[0]):
             np.testing.assert_allclose(W, W0, rtol=1e-8, atol=1e-10)
             np.testing.assert_allclose(b, b0, rtol=1e-8, atol=1e-10)
+
+
+def test_structured_standardisation_equals_dense_affine_map():
+    # Layer 1 is solved in coordinates x' = D x + c; the O(d^2) helpers must
+    # equal the dense map T = [[diag(D), c], [0, 1]] applied to the Grams.
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(50, 6)) * [1, 10, 1e-3, 5, 1, 2] + [0, 3, -7, 100, 0, 1]
+    Z = rng.normal(size=(50, 4))
+    X1 = np.hstack([X, np.ones((50, 1))])
+    gram, cross = X1.T @ X1, Z.T @ X1
+    solver = ADMMSolver((6, 4, 1))
+    solver._standardizer = D, c = ADMMSolver._make_standardizer(gram)
+    T = np.zeros((7, 7))
+    T[:6, :6], T[:6, 6], T[6, 6] = np.diag(D), c, 1.0
+    # (the 1e-3-scaled, offset column cancels digits in either form)
+    np.testing.assert_allclose(solver._standardize_gram(gram), T @ gram @ T.T,
+                               rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(solver._standardize_cross(cross), cross @ T.T, rtol=1e-12)
+    W, b = rng.normal(size=(4, 6)), rng.normal(size=4)
+    W_raw, b_raw = solver._to_raw_inputs(W, b)
+    np.testing.assert_allclose(np.column_stack([W_raw, b_raw]), np.column_stack([W, b]) @ T)
+    np.testing.assert_allclose((X * D + c).std(axis=0), 1.0, rtol=1e-6)
