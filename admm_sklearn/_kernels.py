@@ -10,6 +10,8 @@ runs, and the tests check that both give the same result.
 
 import numpy as np
 
+from ._activations import ACTIVATIONS
+
 try:  # pragma: no cover - exercised whichever way the install went
     from numba import njit
 except ImportError:  # pragma: no cover
@@ -80,13 +82,18 @@ else:  # pragma: no cover
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
+#: Each activation's pieces as the (k, 4) array the compiled loop reads,
+#: converted once rather than on every row block.
+_PIECE_ARRAYS = {name: np.asarray(pieces, dtype=np.float64)
+                 for name, (_, pieces) in ACTIVATIONS.items()}
 
-def prox_pieces(a, m, gamma, beta, activation, pieces, out):
+
+def prox_pieces(a, m, gamma, beta, activation, out):
     """Fused :func:`~admm_sklearn._updates.prox_hidden`; ``None`` without numba."""
     if _prox_pieces_compiled is None:
         return None
     if activation == "relu":
         return _prox_relu_compiled(a, m, float(gamma), float(beta), out)
     return _prox_pieces_compiled(a, m, float(gamma), float(beta),
-                                 np.asarray(pieces, dtype=np.float64), out)
+                                 _PIECE_ARRAYS[activation], out)
 

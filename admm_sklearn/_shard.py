@@ -190,7 +190,7 @@ def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
     for rows in _row_blocks(shard.n_samples, z.shape[1]):
         m = A[rows] @ Wt
         m += bt
-        fused = prox_pieces(a[rows], m, gamma, beta, activation, pieces, z[rows])
+        fused = prox_pieces(a[rows], m, gamma, beta, activation, z[rows])
         penalty += fused if fused is not None else prox_hidden(
             a[rows], m, gamma, beta, pieces, out=z[rows])
         if layer == 1:  # while the new z block is in cache

@@ -141,7 +141,7 @@ def test_fused_kernel_equals_numpy_reference(activation, dtype):
     pieces = ACTIVATIONS[activation][1]
     ref, fused = np.empty_like(m), np.empty_like(m)
     total_ref = prox_hidden(a, m, 10.0, 1.0, pieces, out=ref)
-    total = prox_pieces(a, m, 10.0, 1.0, activation, pieces, fused)
+    total = prox_pieces(a, m, 10.0, 1.0, activation, fused)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(fused, ref, rtol=tol, atol=tol)
     assert total == pytest.approx(total_ref, rel=tol)
