@@ -133,9 +133,9 @@ class ADMMSolver:
         mean = gram[:-1, -1] / n
         var = np.maximum(np.diag(gram)[:-1] / n - mean ** 2, 0.0)
         scale = np.sqrt(var)
-        # constant (or numerically constant) columns keep unit scale
+        # constant (or numerically constant) columns keep unit scale; the
+        # bound is positive, so exact zeros are caught here too
         scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1e-300)] = 1.0
-        scale[scale == 0] = 1.0
         return 1.0 / scale, -mean / scale
 
     def diverged(self):
