@@ -53,6 +53,13 @@ class ADMMSolver:
         the per-sample second moments and does not depend on ``n``.
     dtype : numpy dtype
         Floating type of the per-sample state (small solves use float64).
+    multipliers : {'bregman', 'output', 'all'}
+        ``'bregman'``: the paper's ``<z_L, lambda>`` on the loss term with
+        step ``beta`` (eqs. 5, 8). ``'output'``: the same multiplier as an
+        augmented Lagrangian of ``z_L = W_L a_{L-1}`` (it then also shifts the
+        W_L and a_{L-1} updates; step ``2 beta``). ``'all'``: also scaled
+        multipliers ``u_l, v_l`` on every hidden constraint ``a_l = h(z_l)``,
+        ``z_l = W_l a_{l-1}``, so that a fixed point satisfies them exactly.
 
     Attributes
     ----------
@@ -63,13 +70,14 @@ class ADMMSolver:
     """
 
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
-                 alpha=0.0, dtype=np.float64):
+                 alpha=0.0, dtype=np.float64, multipliers="bregman"):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
         self.gamma = float(gamma)
         self.alpha = float(alpha)
         self.dtype = np.dtype(dtype)
+        self.multipliers = multipliers
         self.weights = None
         self.n_iter = 0
         self.n_samples = 0
@@ -182,6 +190,8 @@ class ADMMSolver:
             backend.map_sum(_with_empty_result(_shard.init_forward),
                             self.weights, self.activation)
             self._cross[1], _ = backend.map_sum(_shard.layer_grams, 1)
+        if self.multipliers == "all" and self.n_layers > 1:
+            backend.map_sum(_with_empty_result(_shard.allocate_hidden_multipliers))
         self.n_iter = 0
 
     # -- one sweep ----------------------------------------------------------
@@ -205,16 +215,20 @@ class ADMMSolver:
             W_next, b_next = self.weights[layer]
             ops = self._activation_ops(W_next)
             self._cross[layer + 1], self._gram[layer] = backend.map_sum(
-                _shard.update_activations, layer, ops, b_next.astype(dt), self.activation)
+                _shard.update_activations, layer, ops, b_next.astype(dt), self.activation,
+                self._lam_scale())
             W, b = self.weights[layer - 1]
             pen, cross = backend.map_sum(
-                _shard.update_hidden_outputs, layer, W, b, gamma, beta, self.activation)
+                _shard.update_hidden_outputs, layer, W, b, gamma, beta, self.activation,
+                update_multipliers)
             penalty += pen[0]
             if layer == 1:
                 self._cross[1] = cross
         self.weights[L - 1] = self._solve_layer(L)
         W, b = self.weights[L - 1]
-        out, cross = backend.map_sum(_shard.update_final_outputs, W, b, beta, update_multipliers)
+        step = (beta if self.multipliers == "bregman" else 2.0 * beta) if update_multipliers else 0.0
+        out, cross = backend.map_sum(_shard.update_final_outputs, W, b, beta, step,
+                                     self._lam_scale())
         if L == 1:
             self._cross[1] = cross
         loss, residual_sq, multiplier_term, forward_loss = out
@@ -228,6 +242,17 @@ class ADMMSolver:
             "residual": float(np.sqrt(residual_sq)),
             "seconds": time.perf_counter() - start,
         }
+
+    def _lam_scale(self):
+        """``lambda``'s weight in the targets of ``W_L`` and ``a_{L-1}``.
+
+        The paper's Bregman step puts ``<z_L, lambda>`` on the loss term only
+        (0); the augmented Lagrangian ``<lambda, z_L - W_L a_{L-1}> + beta
+        ||z_L - W_L a_{L-1}||^2`` equals ``beta ||z_L + lambda / (2 beta) -
+        W_L a_{L-1}||^2`` up to a constant, so W_L and a_{L-1} chase the
+        shifted target.
+        """
+        return 0.0 if self.multipliers == "bregman" else 0.5 / self.beta
 
     def _activation_ops(self, W_next):
         """Eq. 6 operator in whichever form needs fewer flops for this shape."""

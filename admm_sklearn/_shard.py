@@ -90,6 +90,10 @@ class Shard:
         self.a = []  # a_1 .. a_{L-1}
         self.z = []  # z_1 .. z_L
         self.lam = None
+        # scaled multipliers of the hidden constraints (multipliers='all'):
+        # u_l for a_l = h(z_l), v_l for z_l = W_l a_{l-1}; empty otherwise
+        self.u = []
+        self.v = []
 
     @property
     def n_samples(self):
@@ -106,6 +110,13 @@ def allocate(shard, sizes):
     shard.z = [np.zeros((n, d), dtype=dt) for d in sizes]
     shard.a = [np.zeros((n, d), dtype=dt) for d in sizes[:-1]]
     shard.lam = np.zeros((n, sizes[-1]), dtype=dt)
+
+
+def allocate_hidden_multipliers(shard):
+    """Zero scaled multipliers ``u_l, v_l`` for every hidden layer."""
+    shard.u = [np.zeros_like(a) for a in shard.a]
+    shard.v = [np.zeros_like(a) for a in shard.a]
+    return None
 
 
 def init_gaussian(shard, sizes, seed):
@@ -149,40 +160,67 @@ def layer_grams(shard, layer):
     return augmented_gram(shard.inputs(layer), shard.z[layer - 1])
 
 
-def update_activations(shard, layer, ops, b_next, activation):
+def _target(shard, layer, lam_scale, rows):
+    """What ``W_l a_{l-1}`` is fitted to: ``z_l`` shifted by its scaled multiplier.
+
+    ``z_L + lam_scale * lambda`` at the output (``lam_scale`` is 0 for the
+    paper's Bregman step, ``1 / (2 beta)`` for the augmented Lagrangian),
+    ``z_l + v_l`` on hidden layers with multipliers, else ``z_l`` itself.
+    """
+    z = shard.z[layer - 1][rows]
+    if layer == len(shard.z):
+        return z + lam_scale * shard.lam[rows] if lam_scale else z
+    return z + shard.v[layer - 1][rows] if shard.v else z
+
+
+def update_activations(shard, layer, ops, b_next, activation, lam_scale):
     """Activation update (eq. 6) of a_l, then the Gram sums for ``W_{l+1}``.
 
     ``ops`` is ``("residual", W_next, P)`` or ``("direct", Q, S)`` from
     :func:`admm_sklearn._updates.activation_operator` /
     :func:`~admm_sklearn._updates.activation_direct`, already in the state's
-    dtype. ``a_l`` and ``z_{l+1}`` do not change between this pass and the
-    ``W_{l+1}`` update, so their Grams are formed here, once.
+    dtype. With multipliers, ``h(z_l)`` becomes ``h(z_l) - u_l`` and
+    ``z_{l+1}`` its target (see :func:`_target`): the same solve on shifted
+    data (scaled-form ADMM). ``a_l`` and the target of layer ``l + 1`` do not
+    change between this pass and the ``W_{l+1}`` update, so their Grams are
+    formed here, once.
     """
     h = ACTIVATIONS[activation][0]
-    a, z, z_next = shard.a[layer - 1], shard.z[layer - 1], shard.z[layer]
+    a, z = shard.a[layer - 1], shard.z[layer - 1]
     kind, M1, M2 = ops
     colsum = np.zeros(a.shape[1])
+    cross = np.zeros((shard.z[layer].shape[1], a.shape[1] + 1))
     for rows in _row_blocks(shard.n_samples, a.shape[1]):
         ha = h(z[rows], out=a[rows])
-        shifted = z_next[rows] - b_next
+        if shard.u:
+            ha -= shard.u[layer - 1][rows]
+        target = _target(shard, layer + 1, lam_scale, rows)
+        shifted = target - b_next
         if kind == "residual":  # a = h + (z_next - b - h W^T) P
             shifted -= ha @ M1.T
             ha += shifted @ M2
         else:  # a = (z_next - b) Q + h S
             a[rows] = shifted @ M1 + ha @ M2
         colsum += a[rows].sum(axis=0)
-    return augmented_gram(a, z_next, colsum)
+        cross[:, :-1] += target.T @ a[rows]  # while the new a block is in cache
+        cross[:, -1] += target.sum(axis=0)
+    return cross, augmented_gram(a, colsum=colsum)
 
 
-def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
-    """Output update (eq. 7) of z_l, entrywise and global.
+def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation, update_multipliers):
+    """Output update (eq. 7) of z_l, entrywise and global, then its multipliers.
+
+    With multipliers, the prox is taken at ``a_l + u_l`` and ``W_l a_{l-1} -
+    v_l`` and then ``u_l += a_l - h(z_l)``, ``v_l += z_l - W_l a_{l-1}``
+    (scaled-form ADMM steps on the hidden constraints).
 
     Returns the layer's penalty terms ``gamma ||a_l - h(z_l)||^2 + beta
-    ||z_l - W_l a_{l-1}||^2`` at the new z_l and, for the first layer (whose
-    input a_0 never changes), the cross Gram ``z_1 [a_0; 1]^T`` that the next
-    W_1 update needs.
+    ||z_l - W_l a_{l-1}||^2`` at the new z_l (at the shifted points when
+    multipliers are on) and, for the first layer (whose input a_0 never
+    changes), the cross Gram of its target and ``[a_0; 1]`` that the next W_1
+    update needs.
     """
-    pieces = ACTIVATIONS[activation][1]
+    h, pieces = ACTIVATIONS[activation]
     A, a, z = shard.inputs(layer), shard.a[layer - 1], shard.z[layer - 1]
     Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
     penalty = 0.0
@@ -190,17 +228,31 @@ def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation):
     for rows in _row_blocks(shard.n_samples, z.shape[1]):
         m = A[rows] @ Wt
         m += bt
-        fused = prox_pieces(a[rows], m, gamma, beta, activation, z[rows])
+        a_shifted, m_shifted = a[rows], m
+        if shard.u:
+            u, v = shard.u[layer - 1][rows], shard.v[layer - 1][rows]
+            a_shifted, m_shifted = a_shifted + u, m - v
+        fused = prox_pieces(a_shifted, m_shifted, gamma, beta, activation, z[rows])
         penalty += fused if fused is not None else prox_hidden(
-            a[rows], m, gamma, beta, pieces, out=z[rows])
+            a_shifted, m_shifted, gamma, beta, pieces, out=z[rows])
+        if shard.u and update_multipliers:
+            u += a[rows]
+            u -= h(z[rows])
+            v += z[rows]
+            v -= m
         if layer == 1:  # while the new z block is in cache
-            cross[:, :-1] += z[rows].T @ A[rows]
-            cross[:, -1] += z[rows].sum(axis=0)
+            target = _target(shard, 1, 0.0, rows)
+            cross[:, :-1] += target.T @ A[rows]
+            cross[:, -1] += target.sum(axis=0)
     return np.array([penalty]), cross
 
 
-def update_final_outputs(shard, W, b, beta, update_multipliers):
+def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale):
     """Final-layer output update and (optionally) the multiplier update, eq. 8.
+
+    ``lambda += multiplier_step (z_L - W_L a_{L-1})``: ``beta`` in the paper,
+    ``2 beta`` (the penalty's own slope) for the augmented Lagrangian, ``0``
+    during warm-up. ``lam_scale``: see :func:`_target`.
 
     Returns ``[hinge loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>,
     hinge loss of W_L a_{L-1}]`` summed over rows (lambda as it was before
@@ -221,8 +273,9 @@ def update_final_outputs(shard, W, b, beta, update_multipliers):
         m -= zr
         m *= -1.0  # residual z_L - W_L a_{L-1}
         stats[1] += float(np.vdot(m, m))
-        if update_multipliers:
-            m *= beta
+        if multiplier_step:
+            m *= multiplier_step
             lam[rows] += m
-    cross = cross_gram(A, z) if layer == 1 else np.zeros((z.shape[1], A.shape[1] + 1))
-    return stats, cross
+    if layer > 1:
+        return stats, np.zeros((z.shape[1], A.shape[1] + 1))
+    return stats, cross_gram(A, z + lam_scale * lam if lam_scale else z)

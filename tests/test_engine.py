@@ -15,9 +15,16 @@ def _data(n=300, d=5, k=1, seed=0):
     return X, (score > 0).astype(float)
 
 
-def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n_warmup):
+def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n_warmup,
+                      multipliers="bregman"):
     """Algorithm 1 written as in the paper: samples in columns, explicit
-    pseudo-inverses of [a; 1], explicit inverses, scalar loops for z."""
+    pseudo-inverses of [a; 1], explicit inverses, scalar loops for z.
+
+    The multipliers are unscaled Lagrangian terms ``<mu_l, a_l - h(z_l)>``,
+    ``<nu_l, z_l - W_l a_{l-1}>`` and ``<lam, z_L - W_L a_{L-1}>`` (or the
+    paper's ``<z_L, lam>`` for ``'bregman'``), each block minimised from its
+    own first-order condition, not from the engine's scaled form.
+    """
     h, pieces = ACTIVATIONS[activation]
     L = len(sizes) - 1
     a = [X.T]
@@ -27,6 +34,10 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
         if l < L:
             a.append(h(z[-1].copy()))
     lam = np.zeros_like(z[-1])
+    mu = [np.zeros_like(zl) for zl in z[:-1]]
+    nu = [np.zeros_like(zl) for zl in z[:-1]]
+    hidden_on = multipliers == "all"
+    lam_on = multipliers != "bregman"
     Wb = [np.column_stack(wb) for wb in weights]
     ones = np.ones((1, X.shape[0]))
 
@@ -36,22 +47,37 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
     def fwd(l):  # W_l a_{l-1} with bias, l is 1-based
         return Wb[l - 1] @ np.vstack([a[l - 1], ones])
 
+    def pull(l):  # the multiplier on z_l = W_l a_{l-1}, l is 1-based
+        if l == L:
+            return lam if lam_on else np.zeros_like(lam)
+        return nu[l - 1]
+
     for sweep in range(n_sweeps):
         for l in range(1, L):
-            Wb[l - 1] = lsq(z[l - 1], a[l - 1])
+            # argmin_W -<pull, W a> + beta ||z - W a||^2
+            Wb[l - 1] = lsq(z[l - 1] + pull(l) / (2 * beta), a[l - 1])
             Wn, bn = Wb[l][:, :-1], Wb[l][:, -1:]
-            M = np.linalg.inv(beta * Wn.T @ Wn + gamma * np.eye(Wn.shape[1]))
-            a[l] = M @ (beta * Wn.T @ (z[l] - bn) + gamma * h(z[l - 1].copy()))
+            # 0 = mu + 2 gamma (a - h) - Wn^T pull - 2 beta Wn^T (z - Wn a - bn)
+            M = np.linalg.inv(2 * beta * Wn.T @ Wn + 2 * gamma * np.eye(Wn.shape[1]))
+            a[l] = M @ (2 * beta * Wn.T @ (z[l] - bn) + Wn.T @ pull(l + 1)
+                        + 2 * gamma * h(z[l - 1].copy()) - mu[l - 1])
             m = fwd(l)
             for idx in np.ndindex(m.shape):
                 best = None
+                mu_i, nu_i = mu[l - 1][idx], nu[l - 1][idx]
                 for lo, hi, s, c in pieces:
-                    cand = np.clip((gamma * s * (a[l][idx] - c) + beta * m[idx])
-                                   / (gamma * s * s + beta), lo, hi)
-                    val = gamma * (a[l][idx] - s * cand - c) ** 2 + beta * (cand - m[idx]) ** 2
+                    # stationary point of the piece's quadratic, clipped to it
+                    cand = np.clip((mu_i * s + 2 * gamma * s * (a[l][idx] - c) - nu_i
+                                    + 2 * beta * m[idx]) / (2 * gamma * s * s + 2 * beta), lo, hi)
+                    hz = s * cand + c
+                    val = (mu_i * (a[l][idx] - hz) + gamma * (a[l][idx] - hz) ** 2
+                           + nu_i * (cand - m[idx]) + beta * (cand - m[idx]) ** 2)
                     if best is None or val < best:
                         best, z[l - 1][idx] = val, cand
-        Wb[L - 1] = lsq(z[L - 1], a[L - 1])
+            if hidden_on and sweep >= n_warmup:
+                mu[l - 1] += 2 * gamma * (a[l] - h(z[l - 1].copy()))
+                nu[l - 1] += 2 * beta * (z[l - 1] - m)
+        Wb[L - 1] = lsq(z[L - 1] + pull(L) / (2 * beta), a[L - 1])
         m = fwd(L)
         for idx in np.ndindex(m.shape):
             z0 = m[idx] - lam[idx] / (2 * beta)
@@ -61,22 +87,24 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
             else:
                 z[L - 1][idx] = z0 if z0 <= 0 else max(z0 - step, 0.0)
         if sweep >= n_warmup:
-            lam += beta * (z[L - 1] - m)
+            lam += (2 * beta if lam_on else beta) * (z[L - 1] - m)
     return [(w[:, :-1], w[:, -1]) for w in Wb]
 
 
+@pytest.mark.parametrize("multipliers", ["bregman", "output", "all"])
 @pytest.mark.parametrize("hidden,activation", [((6,), "relu"), ((5, 4), "hard_sigmoid"),
-                                               ((3, 7), "relu")])
-def test_engine_matches_naive_reference_algorithm(hidden, activation):
+                                               ((3, 7), "relu"), ((), "relu")])
+def test_engine_matches_naive_reference_algorithm(hidden, activation, multipliers):
     X, Y = _data(n=120, d=4)
     sizes = (4,) + hidden + (1,)
     rng = np.random.default_rng(1)
     weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
                for i, o in zip(sizes[:-1], sizes[1:])]
-    ref = _reference_sweeps(X, Y, sizes, activation, 1.0, 10.0, weights, 6, 3)
+    ref = _reference_sweeps(X, Y, sizes, activation, 1.5, 10.0, weights, 6, 3, multipliers)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64)
-    solver = ADMMSolver(sizes, activation, beta=1.0, gamma=10.0, alpha=0.0)
+    solver = ADMMSolver(sizes, activation, beta=1.5, gamma=10.0, alpha=0.0,
+                        multipliers=multipliers)
     solver.initialize(backend, "forward", weights=weights)
     for sweep in range(6):
         solver.step(backend, update_multipliers=sweep >= 3)
@@ -110,7 +138,7 @@ def test_joblib_shards_agree_with_serial_to_round_off(init):
     fits = []
     for backend in (SerialBackend(), JoblibBackend(n_jobs=2), JoblibBackend(n_jobs=3)):
         backend.scatter(X, Y, np.float64)
-        solver = ADMMSolver((6, 12, 5, 2), "relu", alpha=1e-3)
+        solver = ADMMSolver((6, 12, 5, 2), "relu", alpha=1e-3, multipliers="all")
         with backend.running():
             solver.initialize(backend, init, seed=11)
             for sweep in range(15):
