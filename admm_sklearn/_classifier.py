@@ -22,7 +22,8 @@ from ._engine import ADMMSolver, forward
 #: updates, then the Bregman multiplier on the loss term only.
 #: ``ADMMClassifier(**PAPER_SETTINGS)`` reproduces the paper.
 PAPER_SETTINGS = {"init": "gaussian", "alpha": 0.0, "beta": 1.0, "gamma": 10.0,
-                  "n_warmup_iter": 10, "max_iter": 100, "multipliers": "bregman"}
+                  "n_warmup_iter": 10, "max_iter": 100, "multipliers": "bregman",
+                  "n_polish_iter": 0}
 
 _DTYPES = {"float32": np.float32, "float64": np.float64, np.float32: np.float32,
            np.float64: np.float64}
@@ -73,10 +74,22 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         norm; with ``early_stopping``: the validation accuracy has not improved
         by ``tol``) for ``n_iter_no_change`` consecutive sweeps. The objective
         is not used: multiplier steps make it rise as the constraint tightens.
+    n_polish_iter : int, default=20
+        Sweeps of the output-layer refit run after the ADMM sweeps: the output
+        layer is fitted again, by the same closed-form steps, to the
+        activations the network itself computes (a convex problem), rather
+        than to the training state, whose per-sample slack the network cannot
+        reproduce. ``0`` skips it (the paper).
     init : {'forward', 'gaussian'}, default='forward'
         ``'gaussian'`` is the paper's start (i.i.d. N(0, 1) activations and
         outputs); ``'forward'`` runs a forward pass through He-scaled random
         weights, so the state starts consistent with a network.
+    init_scale : float, default=0.3
+        With ``init='forward'``: the input layer's random start weights are
+        He-scaled Gaussians times ``init_scale`` (on standardised inputs).
+        Smaller start weights let the learned part of the hidden features
+        dominate the random part sooner (``docs/what_we_tried.rst``,
+        section 7).
     multipliers : {'all', 'output', 'bregman'}, default='all'
         Which constraints carry Lagrange multipliers after the warm-up.
         ``'bregman'`` is the paper (eqs. 5, 8): ``<z_L, lambda>`` on the loss
@@ -189,7 +202,9 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         "n_warmup_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "init": [StrOptions({"forward", "gaussian"})],
+        "init_scale": [Interval(Real, 0, None, closed="neither")],
         "multipliers": [StrOptions({"all", "output", "bregman"})],
+        "n_polish_iter": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -203,7 +218,8 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="hinge",
                  beta=1.0, gamma=1.0, alpha=1e-3, max_iter=200, n_warmup_iter=20,
-                 tol=1e-4, init="forward", multipliers="all", early_stopping=False,
+                 n_polish_iter=20, tol=1e-4, init="forward", init_scale=0.3,
+                 multipliers="all", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, backend="serial",
                  n_jobs=None, dtype="float64", random_state=None, verbose=0,
                  warm_start=False):
@@ -215,8 +231,10 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.max_iter = max_iter
         self.n_warmup_iter = n_warmup_iter
+        self.n_polish_iter = n_polish_iter
         self.tol = tol
         self.init = init
+        self.init_scale = init_scale
         self.multipliers = multipliers
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -421,7 +439,8 @@ class _Fit:
                 weights = [(W.T, b) for W, b in zip(est.coefs_, est.intercepts_)] \
                     if warm and [c.shape[1] for c in est.coefs_[:-1]] == list(self.hidden) \
                     else None
-                solver.initialize(backend, "forward" if weights else est.init, seed, weights)
+                solver.initialize(backend, "forward" if weights else est.init, seed, weights,
+                                  est.init_scale)
             for _ in range(est.max_iter):
                 previous = [W for W, _ in solver.weights]
                 stats = solver.step(backend, solver.n_iter >= est.n_warmup_iter)
@@ -450,11 +469,12 @@ class _Fit:
                 if stall >= est.n_iter_no_change:
                     converged = True
                     break
+            weights = best_weights if est.early_stopping and best_weights else solver.weights
+            weights = weights[:-1] + [solver.polish_output(backend, weights, est.n_polish_iter)]
         if not converged:
             warnings.warn(
                 f"ADMMClassifier: maximum iterations ({est.max_iter}) reached before the "
                 "weights stopped changing by tol.", ConvergenceWarning, stacklevel=3)
-        weights = best_weights if est.early_stopping and best_weights else solver.weights
         total_n = solver.n_samples
         result = {
             "classes_": self.classes,

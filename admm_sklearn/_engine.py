@@ -160,13 +160,14 @@ class ADMMSolver:
             self.diverged()
 
     # -- initialisation ---------------------------------------------------
-    def initialize(self, backend, init="forward", seed=0, weights=None):
+    def initialize(self, backend, init="forward", seed=0, weights=None, init_scale=1.0):
         """Set up the per-sample state on every shard.
 
         ``init='gaussian'`` draws ``a_l, z_l ~ N(0, 1)`` (paper, section 6) and
         solves every ``W_l`` from them; ``init='forward'`` runs a forward pass
         ``z_l = W_l a_{l-1} + b_l``, ``a_l = h(z_l)`` through ``weights`` (or
-        He-scaled Gaussian weights drawn from ``seed``).
+        He-scaled Gaussian weights drawn from ``seed``, the input layer's
+        multiplied by ``init_scale``).
         """
         (self._gram[0],) = backend.map_sum(_shard.input_gram)
         self.n_samples = int(round(self._gram[0][-1, -1]))
@@ -184,7 +185,7 @@ class ADMMSolver:
             if weights is None:
                 weights = he_weights(self.layer_sizes, np.random.default_rng(seed))
                 # drawn for standardised inputs, like the layer-1 solve
-                weights[0] = self._to_raw_inputs(*weights[0])
+                weights[0] = self._to_raw_inputs(weights[0][0] * init_scale, weights[0][1])
             self.weights = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
                             for W, b in weights]
             backend.map_sum(_with_empty_result(_shard.init_forward),
@@ -242,6 +243,35 @@ class ADMMSolver:
             "residual": float(np.sqrt(residual_sq)),
             "seconds": time.perf_counter() - start,
         }
+
+    def polish_output(self, backend, weights, n_sweeps):
+        """Refit the output layer of ``weights`` on the network's own features.
+
+        The hidden layers' training state may fit labels through per-sample
+        slack that the network cannot reproduce, and ``W_L`` was fitted to that
+        state. Here ``a_{L-1}`` is frozen to the forward pass ``F`` of
+        ``weights`` and Algorithm 1 runs on the output layer alone: ``W_L``
+        least squares, ``z_L`` prox, multiplier step ``2 beta``. With ``F``
+        fixed the problem ``min loss(W F + b) + ridge`` is convex and this is
+        plain ADMM on it. The ADMM state is left untouched; returns ``(W_L,
+        b_L)``.
+        """
+        W, b = weights[-1]
+        if self.n_layers < 2 or n_sweeps == 0:
+            return W, b
+        try:
+            (gram,) = backend.map_sum(_shard.start_polish, weights, self.activation)
+            if not np.all(np.isfinite(gram)):
+                self.diverged()
+            factor = GramFactor(gram, self._ridge())
+            for _ in range(n_sweeps):
+                _, cross = backend.map_sum(_shard.polish_step, W, b, self.beta)
+                if not np.all(np.isfinite(cross)):
+                    self.diverged()
+                W, b = solve_weights(cross, None, self._ridge(), factor=factor)
+        finally:
+            backend.map(_shard.end_polish)  # local: frees memory, no collective
+        return W, b
 
     def _lam_scale(self):
         """``lambda``'s weight in the targets of ``W_L`` and ``a_{L-1}``.

@@ -260,10 +260,20 @@ def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale):
     network has no hidden layer (its input a_0 never changes).
     """
     layer = len(shard.z)
-    A, z, lam, y = shard.inputs(layer), shard.z[-1], shard.lam, shard.y
-    Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
+    A = shard.inputs(layer)
+    stats = _output_step(A, shard.z[-1], shard.lam, shard.y, W, b, beta, multiplier_step)
+    if layer > 1:
+        return stats, np.zeros((shard.z[-1].shape[1], A.shape[1] + 1))
+    return stats, cross_gram(A, _target(shard, 1, lam_scale, slice(None)))
+
+
+def _output_step(A, z, lam, y, W, b, beta, multiplier_step):
+    """``z = argmin loss(z, y) + <lambda, z> + beta ||z - W a - b||^2`` and the
+    multiplier step, over row blocks of the arrays given; returns the stats of
+    :func:`update_final_outputs`."""
+    Wt, bt = W.T.astype(A.dtype), b.astype(A.dtype)
     stats = np.zeros(4)
-    for rows in _row_blocks(shard.n_samples, z.shape[1]):
+    for rows in _row_blocks(A.shape[0], z.shape[1]):
         m = A[rows] @ Wt
         m += bt
         stats[3] += hinge_loss_sum(y[rows], m)
@@ -276,6 +286,40 @@ def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale):
         if multiplier_step:
             m *= multiplier_step
             lam[rows] += m
-    if layer > 1:
-        return stats, np.zeros((z.shape[1], A.shape[1] + 1))
-    return stats, cross_gram(A, z + lam_scale * lam if lam_scale else z)
+    return stats
+
+
+# -- output polish: the last layer refitted on the network's own features ----
+def start_polish(shard, weights, activation):
+    """Set up a refit of the output layer on forward-pass features.
+
+    ``F = h(... h(W_1 a_0 + b_1) ...)`` (the last hidden layer of the network
+    as it predicts), ``z = W_L F + b_L`` and a copy of ``lambda`` as a warm
+    start, kept beside (not in) the ADMM state so that a ``warm_start`` fit
+    can continue that state. Returns ``[F; 1][F; 1]^T``.
+    """
+    h = ACTIVATIONS[activation][0]
+    F = shard.x
+    for W, b in weights[:-1]:
+        F = F @ W.T.astype(shard.dtype)
+        F += b.astype(shard.dtype)
+        h(F, out=F)
+    W, b = weights[-1]
+    z = F @ W.T.astype(shard.dtype)
+    z += b.astype(shard.dtype)
+    shard.polish = (F, z, shard.lam.copy())
+    return (augmented_gram(F),)
+
+
+def polish_step(shard, W, b, beta):
+    """One sweep of Algorithm 1 on the output layer alone, with its input
+    fixed to the features: hinge prox, multiplier step ``2 beta``, then the
+    cross Gram of the target ``z + lambda / (2 beta)`` for the next ``W_L``."""
+    F, z, lam = shard.polish
+    stats = _output_step(F, z, lam, shard.y, W, b, beta, 2.0 * beta)
+    return stats, cross_gram(F, z + lam * (0.5 / beta))
+
+
+def end_polish(shard):
+    """Free the polish arrays."""
+    shard.polish = None

@@ -143,7 +143,8 @@ def test_joblib_shards_agree_with_serial_to_round_off(init):
             solver.initialize(backend, init, seed=11)
             for sweep in range(15):
                 solver.step(backend, update_multipliers=sweep >= 5)
-        fits.append(solver.weights)
+            polished = solver.polish_output(backend, solver.weights, 10)
+        fits.append(solver.weights + [polished])
     for other in fits[1:]:
         for (W, b), (W0, b0) in zip(other, fits[0]):
             np.testing.assert_allclose(W, W0, rtol=1e-8, atol=1e-10)
@@ -170,3 +171,39 @@ def test_structured_standardisation_equals_dense_affine_map():
     W_raw, b_raw = solver._to_raw_inputs(W, b)
     np.testing.assert_allclose(np.column_stack([W_raw, b_raw]), np.column_stack([W, b]) @ T)
     np.testing.assert_allclose((X * D + c).std(axis=0), 1.0, rtol=1e-6)
+
+
+def test_output_polish_reaches_the_convex_optimum_on_fixed_features():
+    """With the hidden layer frozen, the polish sweeps solve min_W sum hinge(W F + b),
+    an LP: compare its objective with scipy's LP solver (alpha=0)."""
+    from scipy.optimize import linprog
+
+    from admm_sklearn._updates import hinge_loss_sum
+
+    X, Y = _data(n=150, d=4)
+    sizes = (4, 5, 1)
+    rng = np.random.default_rng(2)
+    weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
+               for i, o in zip(sizes[:-1], sizes[1:])]
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64)
+    solver = ADMMSolver(sizes, "relu", beta=1.0, gamma=10.0, alpha=0.0, multipliers="all")
+    solver.initialize(backend, "forward", weights=weights)
+    state_before = [a.copy() for a in backend.shards[0].a + backend.shards[0].z]
+    W, b = solver.polish_output(backend, weights, 3000)
+    for before, after in zip(state_before, backend.shards[0].a + backend.shards[0].z):
+        np.testing.assert_array_equal(before, after)  # the ADMM state is untouched
+
+    F = np.maximum(X @ weights[0][0].T + weights[0][1], 0)
+    polished = hinge_loss_sum(Y, F @ W.T + b)
+    # LP: variables (w, b, xi); xi >= 1 - (w f + b) if y = 1, xi >= w f + b if y = 0
+    n, d = F.shape
+    sign = np.where(Y[:, 0] > 0.5, -1.0, 1.0)
+    A_ub = np.hstack([sign[:, None] * F, sign[:, None], -np.eye(n)])
+    b_ub = np.where(Y[:, 0] > 0.5, -1.0, 0.0)
+    c = np.concatenate([np.zeros(d + 1), np.ones(n)])
+    bounds = [(None, None)] * (d + 1) + [(0, None)] * n
+    lp = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    start = hinge_loss_sum(Y, F @ weights[1][0].T + weights[1][1])
+    assert lp.status == 0 and lp.fun < start
+    assert polished <= lp.fun * (1 + 1e-3) + 1e-6, (polished, lp.fun, start)
