@@ -4,10 +4,15 @@ MLPClassifier (adam, lbfgs) and logistic regression, same splits.
     python benchmarks/accuracy.py --quick                 # small sets, 2 seeds
     python benchmarks/accuracy.py --seeds 5               # whole suite
     python benchmarks/accuracy.py --candidate "gamma=100,n_warmup_iter=20"
+    python benchmarks/accuracy.py --quick --curves        # + time-to-accuracy
 
 Each (dataset, seed) is a 75/25 stratified split (seeded), features
 standardised on the training part. Prints mean test accuracy per model and
-dataset, and writes every fit to JSON.
+dataset, and writes every fit to JSON. With ``--curves``, the first seed of
+each dataset also refits every model with growing ``max_iter`` budgets
+(:data:`admm_sklearn._compare.BUDGETS`) and records (seconds, test accuracy)
+per budget; the table then gives each model's time to come within one point
+of MLPClassifier (adam)'s final accuracy on that split.
 """
 
 import argparse
@@ -26,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from admm_sklearn import ADMMClassifier  # noqa: E402
-from admm_sklearn._compare import build_models  # noqa: E402
+from admm_sklearn._compare import accuracy_curve, build_models  # noqa: E402
 from admm_sklearn._datasets import load_dataset  # noqa: E402
 
 QUICK = ["breast_cancer", "digits_0_vs_2", "wine", "moons", "circles", "gaussian_quantiles"]
@@ -41,7 +46,7 @@ def parse_candidate(text):
     return params
 
 
-def run(datasets, seeds, hidden, candidates, out, baselines=True):
+def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
     rows = []
     for name in datasets:
         X, y = load_dataset(name)
@@ -60,8 +65,14 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True):
                 seconds = time.perf_counter() - start
                 acc = pipe.score(X_te, y_te)
                 finite = all(np.all(np.isfinite(c)) for c in getattr(pipe[-1], "coefs_", []))
-                rows.append({"dataset": name, "seed": seed, "model": model_name,
-                             "test_accuracy": acc, "seconds": seconds, "finite": finite})
+                row = {"dataset": name, "seed": seed, "model": model_name,
+                       "test_accuracy": acc, "seconds": seconds, "finite": finite}
+                if curves and seed == seeds[0]:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        row["curve"], _ = accuracy_curve(model, X_tr, y_tr, X_te, y_te,
+                                                         np.inf)
+                rows.append(row)
                 print(f"{name:<20} seed {seed} {model_name:<28} {acc:.4f} {seconds:7.2f}s",
                       flush=True)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +91,26 @@ def summary(rows):
         print(f"{d:<20}" + "".join(f"{c:>15.4f}" for c in cells))
 
 
+def time_to_accuracy(rows):
+    """Seconds each model needs to come within 1 point of MLP (adam)'s accuracy."""
+    with_curves = [r for r in rows if "curve" in r]
+    if not with_curves:
+        return
+    print("\nseconds to within 1 point of MLPClassifier (adam), first seed "
+          "(refits with max_iter in BUDGETS; '-' = not reached)")
+    for d in dict.fromkeys(r["dataset"] for r in with_curves):
+        here = [r for r in with_curves if r["dataset"] == d]
+        ref = [r["test_accuracy"] for r in here if r["model"] == "MLPClassifier (adam)"]
+        if not ref:
+            continue
+        target = ref[0] - 0.01
+        cells = []
+        for r in here:
+            reached = [t for t, acc in r["curve"] if acc >= target]
+            cells.append(f"{r['model'][:22]}: " + (f"{reached[0]:.2f}" if reached else "-"))
+        print(f"{d:<20} target {target:.3f}   " + "   ".join(cells))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -91,13 +122,17 @@ def main():
     parser.add_argument("--only-candidates", action="store_true",
                         help="skip the baselines (defaults, paper, MLP, logistic)")
     parser.add_argument("--json", default="benchmarks/results/accuracy.json")
+    parser.add_argument("--curves", action="store_true",
+                        help="also time-to-accuracy curves on the first seed")
     args = parser.parse_args()
     datasets = args.datasets.split(",") if args.datasets else (QUICK if args.quick else FULL)
     seeds = range(args.seeds or (2 if args.quick else 5))
     hidden = tuple(int(h) for h in args.hidden.split(","))
     candidates = {f"ADMM {c}": parse_candidate(c) for c in args.candidate}
-    summary(run(datasets, seeds, hidden, candidates, args.json,
-                baselines=not args.only_candidates))
+    rows = run(datasets, seeds, hidden, candidates, args.json,
+               baselines=not args.only_candidates, curves=args.curves)
+    summary(rows)
+    time_to_accuracy(rows)
 
 
 if __name__ == "__main__":
