@@ -21,9 +21,9 @@ from ._engine import ADMMSolver, forward
 #: pseudo-inverse weight update, beta=1, gamma=10, warm-up without multiplier
 #: updates, then the Bregman multiplier on the loss term only.
 #: ``ADMMClassifier(**PAPER_SETTINGS)`` reproduces the paper.
-PAPER_SETTINGS = {"init": "gaussian", "alpha": 0.0, "beta": 1.0, "gamma": 10.0,
-                  "n_warmup_iter": 10, "max_iter": 100, "multipliers": "bregman",
-                  "n_polish_iter": 0}
+PAPER_SETTINGS = {"init": "gaussian", "alpha": 0.0, "beta": 1.0, "beta_hidden": 1.0,
+                  "gamma": 10.0, "n_warmup_iter": 10, "max_iter": 100,
+                  "multipliers": "bregman", "n_polish_iter": 0}
 
 _DTYPES = {"float32": np.float32, "float64": np.float64, np.float32: np.float32,
            np.float64: np.float64}
@@ -52,7 +52,13 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         The separable 0/1 hinge of the paper's section 6, one output unit per
         class (one-vs-rest), one unit for binary problems.
     beta : float, default=1.0
-        Weight of the constraints ``z_l = W_l a_{l-1}`` (eq. 4).
+        Weight of the output constraint ``z_L = W_L a_{L-1}`` (eq. 4).
+    beta_hidden : float, default=0.1
+        Weight of the hidden constraints ``z_l = W_l a_{l-1}`` (``l < L``; the
+        paper's per-layer ``beta_l``, all 1 there). Below ``gamma`` it lets
+        the pre-activations follow the activations the output asks for, and
+        the weights follow them through their multipliers
+        (``docs/what_we_tried.rst``, section 7).
     gamma : float, default=1.0
         Weight of the constraints ``a_l = h(z_l)`` (eq. 4). The paper uses 10.
         With ``multipliers='all'`` the constraints hold exactly at a fixed
@@ -196,6 +202,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "loss": [StrOptions({"hinge"})],
         "beta": [Interval(Real, 0, None, closed="neither")],
+        "beta_hidden": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -217,8 +224,8 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="hinge",
-                 beta=1.0, gamma=1.0, alpha=1e-3, max_iter=200, n_warmup_iter=20,
-                 n_polish_iter=20, tol=1e-4, init="forward", init_scale=0.3,
+                 beta=1.0, beta_hidden=0.1, gamma=1.0, alpha=1e-3, max_iter=200,
+                 n_warmup_iter=20, n_polish_iter=20, tol=1e-4, init="forward", init_scale=0.3,
                  multipliers="all", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, backend="serial",
                  n_jobs=None, dtype="float64", random_state=None, verbose=0,
@@ -227,6 +234,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         self.activation = activation
         self.loss = loss
         self.beta = beta
+        self.beta_hidden = beta_hidden
         self.gamma = gamma
         self.alpha = alpha
         self.max_iter = max_iter
@@ -419,7 +427,7 @@ class _Fit:
                   and getattr(est, "_train_fingerprint", None) == _fingerprint(X, y))
         if not resume:
             solver = ADMMSolver(sizes, est.activation, est.beta, est.gamma, est.alpha,
-                                self.dtype, est.multipliers)
+                                self.dtype, est.multipliers, est.beta_hidden)
         history = {k: [] for k in ("objective", "loss", "forward_loss", "residual",
                                    "multiplier_term", "weight_change", "seconds")}
         if est.early_stopping:

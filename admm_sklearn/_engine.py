@@ -46,7 +46,11 @@ class ADMMSolver:
     activation : {'relu', 'hard_sigmoid', 'identity'}
         Hidden non-linearity ``h``; the output layer is linear.
     beta, gamma : float
-        Penalty weights of eq. 4 (the same for every layer).
+        Penalty weights of eq. 4: ``beta`` on the output constraint ``z_L =
+        W_L a_{L-1}``, ``gamma`` on every ``a_l = h(z_l)``.
+    beta_hidden : float or None
+        ``beta_l`` of the hidden constraints ``z_l = W_l a_{l-1}``, ``l < L``
+        (the paper's per-layer ``beta_l``); ``None``: ``beta``.
     alpha : float
         Ridge on the weights: the objective gains ``beta * alpha * n *
         ||W_l||^2`` per layer (biases excluded), so ``alpha`` is relative to
@@ -70,10 +74,11 @@ class ADMMSolver:
     """
 
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
-                 alpha=0.0, dtype=np.float64, multipliers="bregman"):
+                 alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
+        self.beta_hidden = self.beta if beta_hidden is None else float(beta_hidden)
         self.gamma = float(gamma)
         self.alpha = float(alpha)
         self.dtype = np.dtype(dtype)
@@ -151,7 +156,8 @@ class ADMMSolver:
         raise FloatingPointError(
             f"ADMM diverged at sweep {self.n_iter + 1} (non-finite Gram matrices, "
             f"objective or weights); try smaller beta/gamma, a larger alpha, or "
-            f"scaled features (beta={self.beta}, gamma={self.gamma}, alpha={self.alpha}).")
+            f"scaled features (beta={self.beta}, beta_hidden={self.beta_hidden}, "
+            f"gamma={self.gamma}, alpha={self.alpha}).")
 
     def check_finite(self, stats):
         """Numerical guard after a sweep: objective and weights must be finite."""
@@ -214,14 +220,14 @@ class ADMMSolver:
         for layer in range(1, L):
             self.weights[layer - 1] = self._solve_layer(layer)
             W_next, b_next = self.weights[layer]
-            ops = self._activation_ops(W_next)
+            ops = self._activation_ops(W_next, self._layer_beta(layer + 1))
             self._cross[layer + 1], self._gram[layer] = backend.map_sum(
                 _shard.update_activations, layer, ops, b_next.astype(dt), self.activation,
                 self._lam_scale())
             W, b = self.weights[layer - 1]
             pen, cross = backend.map_sum(
-                _shard.update_hidden_outputs, layer, W, b, gamma, beta, self.activation,
-                update_multipliers)
+                _shard.update_hidden_outputs, layer, W, b, gamma, self.beta_hidden,
+                self.activation, update_multipliers)
             penalty += pen[0]
             if layer == 1:
                 self._cross[1] = cross
@@ -233,7 +239,8 @@ class ADMMSolver:
         if L == 1:
             self._cross[1] = cross
         loss, residual_sq, multiplier_term, forward_loss = out
-        ridge = beta * self._ridge() * sum(float(np.vdot(W, W)) for W, _ in self.weights)
+        ridge = self._ridge() * sum(self._layer_beta(layer) * float(np.vdot(W, W))
+                                    for layer, (W, _) in enumerate(self.weights, start=1))
         self.n_iter += 1
         return {
             "objective": penalty + loss + beta * residual_sq + ridge,
@@ -284,13 +291,17 @@ class ADMMSolver:
         """
         return 0.0 if self.multipliers == "bregman" else 0.5 / self.beta
 
-    def _activation_ops(self, W_next):
+    def _layer_beta(self, layer):
+        """``beta_l``: ``beta`` for the output layer, ``beta_hidden`` below it."""
+        return self.beta if layer == self.n_layers else self.beta_hidden
+
+    def _activation_ops(self, W_next, beta_next):
         """Eq. 6 operator in whichever form needs fewer flops for this shape."""
         d_next, d = W_next.shape
         if d_next < d:
-            P = activation_operator(W_next, self.beta, self.gamma)
+            P = activation_operator(W_next, beta_next, self.gamma)
             return ("residual", W_next.astype(self.dtype), P.astype(self.dtype))
-        Q, S = activation_direct(W_next, self.beta, self.gamma)
+        Q, S = activation_direct(W_next, beta_next, self.gamma)
         return ("direct", Q.astype(self.dtype), S.astype(self.dtype))
 
 

@@ -18,14 +18,22 @@ def make_data(n, d=28, seed=0):
     return X, y
 
 
-def time_sweeps(backend, X, Y, hidden, dtype, repeats, warmup=2):
+def state_bytes(sizes, itemsize, multipliers="all"):
+    """Per-sample state: a_0, every z_l, hidden a_l, lambda and targets, plus
+    u_l and v_l on the hidden layers with ``multipliers='all'``."""
+    hidden = sum(sizes[1:-1])
+    extra = 2 * hidden if multipliers == "all" else 0
+    return itemsize * (sizes[0] + sum(sizes[1:]) + hidden + 2 * sizes[-1] + extra)
+
+
+def time_sweeps(backend, X, Y, hidden, dtype, repeats, warmup=2, multipliers="all"):
     """Median seconds of ``repeats`` ADMM sweeps after ``warmup`` unmeasured ones.
 
     Returns the median and the layer sizes.
     """
     sizes = (X.shape[1],) + tuple(int(h) for h in np.atleast_1d(hidden)) + (Y.shape[1],)
     backend.scatter(X, Y, dtype)
-    solver = ADMMSolver(sizes, alpha=1e-3, dtype=dtype)
+    solver = ADMMSolver(sizes, alpha=1e-3, dtype=dtype, multipliers=multipliers)
     with backend.running():
         solver.initialize(backend, "forward", seed=0)
         for _ in range(warmup):

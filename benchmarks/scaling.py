@@ -23,7 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import make_data, time_sweeps  # noqa: E402
+from _timing import make_data, state_bytes, time_sweeps  # noqa: E402
 
 from admm_sklearn._backends import JoblibBackend, MPIBackend, SerialBackend  # noqa: E402
 
@@ -36,7 +36,7 @@ def mpi_worker(args):
     local = slice(bounds[rank], bounds[rank + 1])
     with threadpool_limits(1):
         t, _ = time_sweeps(MPIBackend(), X[local], Y[local], args.hidden, args.dtype,
-                           args.repeats)
+                           args.repeats, multipliers=args.multipliers)
     if rank == 0:
         print(json.dumps({"seconds": t}))
 
@@ -45,25 +45,24 @@ def run_mpi(args, ranks):
     mpiexec = Path(sys.executable).with_name("mpiexec")
     cmd = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(ranks), sys.executable,
            __file__, "--mpi-worker", "--n", str(args.n), "--hidden", str(args.hidden),
-           "--repeats", str(args.repeats), "--dtype", args.dtype]
+           "--repeats", str(args.repeats), "--dtype", args.dtype,
+           "--multipliers", args.multipliers]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=1800).stdout
     return json.loads(out.strip().splitlines()[-1])["seconds"]
-
-
-def state_bytes_per_sample(d, hidden, itemsize):
-    # a_0 (d), z_1 and a_1 (hidden each), z_2, lambda and targets (1 each)
-    return itemsize * (d + 2 * hidden + 3)
 
 
 def memory(args):
     """Peak RSS of one serial fit-sized run, per 1M samples, against the state size."""
     X, Y = make_data(args.n)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype, repeats=1, warmup=0)
+    time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype, repeats=1, warmup=0,
+                multipliers=args.multipliers)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    theory = state_bytes_per_sample(X.shape[1], args.hidden, np.dtype(args.dtype).itemsize)
+    theory = state_bytes((X.shape[1], args.hidden, 1), np.dtype(args.dtype).itemsize,
+                         args.multipliers)
     per_m = 1e6 / args.n
     print(json.dumps({"n": args.n, "dtype": args.dtype, "hidden": args.hidden,
+                      "multipliers": args.multipliers,
                       "peak_rss_mib_per_1M": peak * per_m / 2**20,
                       "peak_rss_after_data_mib_per_1M": (peak - base) * per_m / 2**20,
                       "state_mib_per_1M": theory * 1e6 / 2**20}))
@@ -75,6 +74,7 @@ def main():
     parser.add_argument("--hidden", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--multipliers", default="all", choices=["all", "output", "bregman"])
     parser.add_argument("--mpi-worker", action="store_true")
     parser.add_argument("--memory", action="store_true",
                         help="only: peak RSS of scatter + init + one sweep, serial")
@@ -88,13 +88,14 @@ def main():
     rows = []
     with threadpool_limits(1):
         rows.append(("serial", 1, time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype,
-                                              args.repeats)[0]))
+                                              args.repeats, multipliers=args.multipliers)[0]))
     for k in (1, 2):
         rows.append(("joblib", k, time_sweeps(JoblibBackend(k), X, Y, args.hidden, args.dtype,
-                                              args.repeats)[0]))
+                                              args.repeats, multipliers=args.multipliers)[0]))
     for k in (1, 2):
         rows.append(("mpi", k, run_mpi(args, k)))
-    print(f"n={args.n} d=28 hidden=({args.hidden},) dtype={args.dtype}; "
+    print(f"n={args.n} d=28 hidden=({args.hidden},) dtype={args.dtype} "
+          f"multipliers={args.multipliers}; "
           f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
     print(f"{'backend':<8} {'workers':>7} {'s/sweep':>9} {'speed-up':>9}")
     base = {}
@@ -106,12 +107,13 @@ def main():
         result.append({"backend": name, "workers": k, "seconds_per_sweep": t,
                        "speedup": speedup})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    theory = state_bytes_per_sample(28, args.hidden, np.dtype(args.dtype).itemsize)
-    print(f"peak RSS of this process {peak / 2**20:.0f} MiB; state a,z,lambda,x,y: "
+    theory = state_bytes((28, args.hidden, 1), np.dtype(args.dtype).itemsize, args.multipliers)
+    print(f"peak RSS of this process {peak / 2**20:.0f} MiB; state a,z,lambda,x,y(,u,v): "
           f"{theory} bytes/sample = {theory * args.n / 2**20:.0f} MiB")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"n": args.n, "hidden": args.hidden,
                                            "dtype": args.dtype, "rows": result,
+                                           "multipliers": args.multipliers,
                                            "peak_rss_bytes": peak,
                                            "state_bytes_per_sample": theory}, indent=1))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import make_data, time_sweeps  # noqa: E402
+from _timing import make_data, state_bytes, time_sweeps  # noqa: E402
 
 from admm_sklearn._backends import JoblibBackend, SerialBackend  # noqa: E402
 
@@ -47,11 +47,6 @@ def sweep_flops(n, sizes):
     flops += 2 * n * sizes[0] * sizes[1]
     flops += 2 * n * sizes[L - 1] * sizes[L]
     return flops
-
-
-def state_bytes(sizes, itemsize):
-    """Per-sample state: a_0, every z_l, hidden a_l, lambda and targets."""
-    return itemsize * (sizes[0] + sum(sizes[1:]) + sum(sizes[1:-1]) + 2 * sizes[-1])
 
 
 def gemm_rate(n, d, dtype, repeats=3):
@@ -84,6 +79,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="200k, (300,), float32 only")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default="benchmarks/results/speed.json")
+    parser.add_argument("--multipliers", default="all", choices=["all", "output", "bregman"])
     args = parser.parse_args()
     if args.quick:
         grid = [(200_000, (300,), "float32")]
@@ -92,8 +88,8 @@ def main():
         grid += [(200_000, arch, "float32") for arch in ((100, 50), (1000,))]
         grid += [(200_000, (300,), "float64")]
     rows = []
-    print(f"{os.cpu_count()} cores; backend joblib n_jobs=2 (one BLAS thread per worker) "
-          "and serial (BLAS on all cores)")
+    print(f"{os.cpu_count()} cores; backend joblib n_jobs=2 and serial, one BLAS thread "
+          f"per worker; multipliers={args.multipliers!r}")
     head = (f"{'n':>8} {'arch':>10} {'dtype':>7} {'backend':>7} {'s/sweep':>8} {'GFLOP':>7} "
             f"{'GFLOP/s':>8} {'GEMM':>6} {'ratio':>6} {'MLP ep':>7} {'sweep/ep':>8} "
             f"{'B/sample':>8} {'min':>5}")
@@ -103,15 +99,19 @@ def main():
         gemm = gemm_rate(n, hidden[0], dtype)
         mlp = mlp_epoch_seconds(X, Y[:, 0].astype(int), hidden)
         for name, backend in (("joblib", JoblibBackend(2)), ("serial", SerialBackend())):
-            seconds, sizes = time_sweeps(backend, X, Y, hidden, dtype, args.repeats, warmup=1)
+            seconds, sizes = time_sweeps(backend, X, Y, hidden, dtype, args.repeats, warmup=1,
+                                         multipliers=args.multipliers)
             flops = sweep_flops(n, sizes)
             row = {"n": n, "hidden": list(hidden), "dtype": dtype, "backend": name,
+                   "multipliers": args.multipliers,
                    "seconds_per_sweep": seconds, "gflop": flops / 1e9,
                    "gflops_achieved": flops / seconds / 1e9, "gemm_gflops": gemm,
                    "ratio_to_gemm": flops / seconds / 1e9 / gemm,
                    "mlp_epoch_seconds": mlp, "sweep_over_mlp_epoch": seconds / mlp,
-                   "state_bytes_per_sample": state_bytes(sizes, np.dtype(dtype).itemsize),
-                   "min_bytes_per_sample": state_bytes(sizes, np.dtype(dtype).itemsize),
+                   "state_bytes_per_sample": state_bytes(sizes, np.dtype(dtype).itemsize,
+                                                         args.multipliers),
+                   "min_bytes_per_sample": state_bytes(sizes, np.dtype(dtype).itemsize,
+                                                       args.multipliers),
                    "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
             rows.append(row)
             print(f"{n:>8} {str(hidden):>10} {dtype:>7} {name:>7} {seconds:>8.3f} "

@@ -16,17 +16,23 @@ def _data(n=300, d=5, k=1, seed=0):
 
 
 def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n_warmup,
-                      multipliers="bregman"):
+                      multipliers="bregman", beta_hidden=None):
     """Algorithm 1 written as in the paper: samples in columns, explicit
     pseudo-inverses of [a; 1], explicit inverses, scalar loops for z.
 
     The multipliers are unscaled Lagrangian terms ``<mu_l, a_l - h(z_l)>``,
     ``<nu_l, z_l - W_l a_{l-1}>`` and ``<lam, z_L - W_L a_{L-1}>`` (or the
     paper's ``<z_L, lam>`` for ``'bregman'``), each block minimised from its
-    own first-order condition, not from the engine's scaled form.
+    own first-order condition, not from the engine's scaled form. ``beta_l``
+    is ``beta_hidden`` for the hidden constraints and ``beta`` for the output.
     """
     h, pieces = ACTIVATIONS[activation]
     L = len(sizes) - 1
+    beta_hidden = beta if beta_hidden is None else beta_hidden
+
+    def bl(l):  # beta_l, l is 1-based
+        return beta if l == L else beta_hidden
+
     a = [X.T]
     z = []
     for l, (W, b) in enumerate(weights, start=1):
@@ -54,12 +60,12 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
 
     for sweep in range(n_sweeps):
         for l in range(1, L):
-            # argmin_W -<pull, W a> + beta ||z - W a||^2
-            Wb[l - 1] = lsq(z[l - 1] + pull(l) / (2 * beta), a[l - 1])
-            Wn, bn = Wb[l][:, :-1], Wb[l][:, -1:]
-            # 0 = mu + 2 gamma (a - h) - Wn^T pull - 2 beta Wn^T (z - Wn a - bn)
-            M = np.linalg.inv(2 * beta * Wn.T @ Wn + 2 * gamma * np.eye(Wn.shape[1]))
-            a[l] = M @ (2 * beta * Wn.T @ (z[l] - bn) + Wn.T @ pull(l + 1)
+            # argmin_W -<pull, W a> + beta_l ||z - W a||^2
+            Wb[l - 1] = lsq(z[l - 1] + pull(l) / (2 * bl(l)), a[l - 1])
+            Wn, bn, bn1 = Wb[l][:, :-1], Wb[l][:, -1:], bl(l + 1)
+            # 0 = mu + 2 gamma (a - h) - Wn^T pull - 2 beta_{l+1} Wn^T (z - Wn a - bn)
+            M = np.linalg.inv(2 * bn1 * Wn.T @ Wn + 2 * gamma * np.eye(Wn.shape[1]))
+            a[l] = M @ (2 * bn1 * Wn.T @ (z[l] - bn) + Wn.T @ pull(l + 1)
                         + 2 * gamma * h(z[l - 1].copy()) - mu[l - 1])
             m = fwd(l)
             for idx in np.ndindex(m.shape):
@@ -68,15 +74,16 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
                 for lo, hi, s, c in pieces:
                     # stationary point of the piece's quadratic, clipped to it
                     cand = np.clip((mu_i * s + 2 * gamma * s * (a[l][idx] - c) - nu_i
-                                    + 2 * beta * m[idx]) / (2 * gamma * s * s + 2 * beta), lo, hi)
+                                    + 2 * bl(l) * m[idx]) / (2 * gamma * s * s + 2 * bl(l)),
+                                   lo, hi)
                     hz = s * cand + c
                     val = (mu_i * (a[l][idx] - hz) + gamma * (a[l][idx] - hz) ** 2
-                           + nu_i * (cand - m[idx]) + beta * (cand - m[idx]) ** 2)
+                           + nu_i * (cand - m[idx]) + bl(l) * (cand - m[idx]) ** 2)
                     if best is None or val < best:
                         best, z[l - 1][idx] = val, cand
             if hidden_on and sweep >= n_warmup:
                 mu[l - 1] += 2 * gamma * (a[l] - h(z[l - 1].copy()))
-                nu[l - 1] += 2 * beta * (z[l - 1] - m)
+                nu[l - 1] += 2 * bl(l) * (z[l - 1] - m)
         Wb[L - 1] = lsq(z[L - 1] + pull(L) / (2 * beta), a[L - 1])
         m = fwd(L)
         for idx in np.ndindex(m.shape):
@@ -100,11 +107,12 @@ def test_engine_matches_naive_reference_algorithm(hidden, activation, multiplier
     rng = np.random.default_rng(1)
     weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
                for i, o in zip(sizes[:-1], sizes[1:])]
-    ref = _reference_sweeps(X, Y, sizes, activation, 1.5, 10.0, weights, 6, 3, multipliers)
+    ref = _reference_sweeps(X, Y, sizes, activation, 1.5, 10.0, weights, 6, 3, multipliers,
+                            beta_hidden=0.4)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64)
     solver = ADMMSolver(sizes, activation, beta=1.5, gamma=10.0, alpha=0.0,
-                        multipliers=multipliers)
+                        multipliers=multipliers, beta_hidden=0.4)
     solver.initialize(backend, "forward", weights=weights)
     for sweep in range(6):
         solver.step(backend, update_multipliers=sweep >= 3)
@@ -120,7 +128,8 @@ def test_engine_matches_naive_reference_algorithm(hidden, activation, multiplier
 def test_penalty_objective_never_increases_without_multiplier_updates(
         init, hidden, activation, alpha):
     X, Y = _data(n=400, d=6)
-    solver = ADMMSolver((6,) + hidden + (1,), activation, beta=1.0, gamma=10.0, alpha=alpha)
+    solver = ADMMSolver((6,) + hidden + (1,), activation, beta=1.0, gamma=10.0, alpha=alpha,
+                        beta_hidden=0.1 if len(hidden) > 1 else None)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64)
     solver.initialize(backend, init, seed=3)
