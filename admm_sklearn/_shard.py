@@ -228,18 +228,20 @@ def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation, update_mu
     for rows in _row_blocks(shard.n_samples, z.shape[1]):
         m = A[rows] @ Wt
         m += bt
-        a_shifted, m_shifted = a[rows], m
-        if shard.u:
-            u, v = shard.u[layer - 1][rows], shard.v[layer - 1][rows]
-            a_shifted, m_shifted = a_shifted + u, m - v
-        fused = prox_pieces(a_shifted, m_shifted, gamma, beta, activation, z[rows])
-        penalty += fused if fused is not None else prox_hidden(
-            a_shifted, m_shifted, gamma, beta, pieces, out=z[rows])
-        if shard.u and update_multipliers:
-            u += a[rows]
-            u -= h(z[rows])
-            v += z[rows]
-            v -= m
+        u = shard.u[layer - 1][rows] if shard.u else None
+        v = shard.v[layer - 1][rows] if shard.u else None
+        fused = prox_pieces(a[rows], m, gamma, beta, activation, z[rows], u, v,
+                            update_multipliers)
+        if fused is not None:
+            penalty += fused
+        else:  # NumPy reference, same rule
+            a_shifted, m_shifted = (a[rows] + u, m - v) if shard.u else (a[rows], m)
+            penalty += prox_hidden(a_shifted, m_shifted, gamma, beta, pieces, out=z[rows])
+            if shard.u and update_multipliers:
+                u += a[rows]
+                u -= h(z[rows])
+                v += z[rows]
+                v -= m
         if layer == 1:  # while the new z block is in cache
             target = _target(shard, 1, 0.0, rows)
             cross[:, :-1] += target.T @ A[rows]

@@ -2,7 +2,7 @@
 Pipeline and GridSearchCV
 =========================
 
-Tune ``beta``, ``gamma`` and the hidden layer size of ADMMClassifier inside a
+Tune ``beta_hidden``, ``gamma`` and the hidden layer size of ADMMClassifier inside a
 scikit-learn Pipeline, exactly as for any other estimator.
 """
 
@@ -17,7 +17,7 @@ X, y = load_breast_cancer(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)
 pipe = Pipeline([("scale", StandardScaler()),
                  ("admm", ADMMClassifier(max_iter=30, random_state=0))])
-grid = {"admm__beta": [0.5, 1.0], "admm__gamma": [10.0, 100.0],
+grid = {"admm__beta_hidden": [0.1, 1.0], "admm__gamma": [1.0, 10.0],
         "admm__hidden_layer_sizes": [(20,), (50,)]}
 search = GridSearchCV(pipe, grid, cv=3).fit(X_train, y_train)
 print("best parameters:", search.best_params_)

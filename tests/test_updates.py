@@ -145,3 +145,28 @@ def test_fused_kernel_equals_numpy_reference(activation, dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(fused, ref, rtol=tol, atol=tol)
     assert total == pytest.approx(total_ref, rel=tol)
+
+
+@pytest.mark.parametrize("update", [False, True])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation, update):
+    """Scaled multipliers: prox at (a + u, m - v), then u += a - h(z), v += z - m."""
+    from admm_sklearn._kernels import HAVE_NUMBA, prox_pieces
+
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed: the NumPy reference is what runs")
+    a, m = _hidden_cases()
+    a, m = np.tile(a, (3, 1)), np.tile(m, (3, 1))
+    rng = np.random.default_rng(5)
+    u, v = rng.normal(size=a.shape) * 0.3, rng.normal(size=a.shape) * 0.3
+    h, pieces = ACTIVATIONS[activation]
+    ref = np.empty_like(m)
+    total_ref = prox_hidden(a + u, m - v, 3.0, 0.5, pieces, out=ref)
+    u_ref = u + (a - h(ref.copy())) if update else u.copy()
+    v_ref = v + (ref - m) if update else v.copy()
+    fused = np.empty_like(m)
+    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update)
+    np.testing.assert_allclose(fused, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
+    assert total == pytest.approx(total_ref, rel=1e-12)
