@@ -94,6 +94,7 @@ class Shard:
         # u_l for a_l = h(z_l), v_l for z_l = W_l a_{l-1}; empty otherwise
         self.u = []
         self.v = []
+        self.polish = None  # (features, z_L, lambda) while the output polish runs
 
     @property
     def n_samples(self):
