@@ -233,7 +233,10 @@ class ADMMSolver:
                 self._cross[1] = cross
         self.weights[L - 1] = self._solve_layer(L)
         W, b = self.weights[L - 1]
-        step = (beta if self.multipliers == "bregman" else 2.0 * beta) if update_multipliers else 0.0
+        # the paper's Bregman step is beta; the augmented Lagrangian's, 2 beta
+        step = 0.0
+        if update_multipliers:
+            step = beta if self.multipliers == "bregman" else 2.0 * beta
         out, cross = backend.map_sum(_shard.update_final_outputs, W, b, beta, step,
                                      self._lam_scale())
         if L == 1:
