@@ -221,13 +221,10 @@ class ADMMSolver:
             self.weights[layer - 1] = self._solve_layer(layer)
             W_next, b_next = self.weights[layer]
             ops = self._activation_ops(W_next, self._layer_beta(layer + 1))
-            self._cross[layer + 1], self._gram[layer] = backend.map_sum(
-                _shard.update_activations, layer, ops, b_next.astype(dt), self.activation,
-                self._lam_scale())
             W, b = self.weights[layer - 1]
-            pen, cross = backend.map_sum(
-                _shard.update_hidden_outputs, layer, W, b, gamma, self.beta_hidden,
-                self.activation, update_multipliers)
+            self._cross[layer + 1], self._gram[layer], pen, cross = backend.map_sum(
+                _shard.update_hidden_layer, layer, ops, b_next.astype(dt), W, b, gamma,
+                self.beta_hidden, self.activation, self._lam_scale(), update_multipliers)
             penalty += pen[0]
             if layer == 1:
                 self._cross[1] = cross

@@ -63,16 +63,20 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, out):
     # ReLU pieces in closed form (see _updates.prox_hidden): positive piece
     # p = (gamma a + beta m) / (gamma + beta), value gamma beta/(gamma+beta)
     # (a - m)^2; non-positive piece min(m, 0), value gamma a^2 + beta
-    # max(m, 0)^2. Written without branches (but for the multipliers, whose
-    # test is the same for every entry) so the loop vectorises. Multipliers
-    # as in _prox_pieces_loop.
+    # max(m, 0)^2. Written without branches (``&``, not ``and``, which would
+    # branch) and with gamma, beta in the state's dtype, so that the loop
+    # vectorises in that dtype: 3.4x faster in float32 than with ``and`` and
+    # float64 scalars. Row sums in the state's dtype, their total in float64.
+    # Multipliers as in _prox_pieces_loop.
     w_a = gamma / (gamma + beta)
     w_m = beta / (gamma + beta)
     c = gamma * beta / (gamma + beta)
+    zero = gamma - gamma
     shifted = u.shape[0] > 0
     total = 0.0
     n_rows, n_cols = m.shape
     for i in range(n_rows):
+        row = zero
         for j in range(n_cols):
             ai = a[i, j]
             mi = m[i, j]
@@ -81,16 +85,51 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, out):
                 mi -= v[i, j]
             p = w_a * ai + w_m * mi
             pos_val = c * (ai - mi) * (ai - mi)
-            mp = max(mi, 0.0)
+            mp = max(mi, zero)
             neg_val = gamma * ai * ai + beta * mp * mp
-            take = (p > 0.0) and (pos_val < neg_val)
-            z = p if take else min(mi, 0.0)
+            take = (p > zero) & (pos_val < neg_val)
+            z = p if take else min(mi, zero)
             out[i, j] = z
-            total += pos_val if take else neg_val
+            row += pos_val if take else neg_val
             if update and shifted:
-                u[i, j] += a[i, j] - max(z, 0.0)
+                u[i, j] += a[i, j] - max(z, zero)
                 v[i, j] += z - m[i, j]
+        total += row
     return total
+
+
+def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, a, colsum, cross):
+    # Eq. 6 in residual form, one row at a time (see _updates.activation_operator):
+    # a = h - u, r = target - b - a W^T, a += r P, with h(z) = clip(z, lo, hi);
+    # then colsum += a and cross += target^T a. Loops run along rows (j inner)
+    # so they vectorise; for a narrow next layer this replaces five NumPy
+    # calls and two tiny GEMMs per block, the rank-d_next one of which
+    # (``r @ P``) is slow in BLAS (docs/results.rst).
+    n_rows, d = a.shape
+    k_next = W_next.shape[0]
+    shifted = u.shape[0] > 0
+    r = np.empty(k_next, dtype=a.dtype)
+    for i in range(n_rows):
+        for j in range(d):
+            a[i, j] = min(max(z[i, j], lo), hi)
+        if shifted:
+            for j in range(d):
+                a[i, j] -= u[i, j]
+        for k in range(k_next):
+            acc = target[i, k] - b_next[k]
+            for j in range(d):
+                acc -= a[i, j] * W_next[k, j]
+            r[k] = acc
+        for k in range(k_next):
+            rk = r[k]
+            for j in range(d):
+                a[i, j] += rk * P[k, j]
+        for j in range(d):
+            colsum[j] += a[i, j]
+        for k in range(k_next):
+            t = target[i, k]
+            for j in range(d):
+                cross[k, j] += t * a[i, j]
 
 
 if njit is not None:
@@ -99,8 +138,9 @@ if njit is not None:
     _jit = njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
     _prox_pieces_compiled = _jit(_prox_pieces_loop)
     _prox_relu_compiled = _jit(_prox_relu_loop)
+    _activation_residual_compiled = _jit(_activation_residual_loop)
 else:  # pragma: no cover
-    _prox_pieces_compiled = _prox_relu_compiled = None
+    _prox_pieces_compiled = _prox_relu_compiled = _activation_residual_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
@@ -123,6 +163,36 @@ def prox_pieces(a, m, gamma, beta, activation, out, u=None, v=None, update=False
         u = v = np.empty((0, 0), dtype=m.dtype)
         update = False
     if activation == "relu":
-        return _prox_relu_compiled(a, m, u, v, float(gamma), float(beta), bool(update), out)
+        scalar = m.dtype.type
+        return _prox_relu_compiled(a, m, u, v, scalar(gamma), scalar(beta), bool(update), out)
     return _prox_pieces_compiled(a, m, u, v, float(gamma), float(beta),
                                  _PIECE_ARRAYS[activation], bool(update), out)
+
+
+#: Widest next layer for which :func:`activation_residual` runs: measured
+#: 4.8x faster than NumPy + BLAS per block at width 1, equal at 10.
+FUSED_MAX_NEXT = 8
+
+#: Every activation is ``clip(z, lo, hi)``; its bounds are its limits.
+_CLIP_BOUNDS = {name: (float(h(np.array(-np.inf))), float(h(np.array(np.inf))))
+                for name, (h, _) in ACTIVATIONS.items()}
+
+
+def activation_residual(z, u, target, b_next, W_next, P, activation, a):
+    """Fused eq. 6 in residual form on one block of rows; ``None`` when it
+    does not apply (no numba, or the next layer wider than
+    :data:`FUSED_MAX_NEXT`).
+
+    ``a = (h(z) - u) + (target - b_next - (h(z) - u) W_next^T) P`` (``u``:
+    ``None`` without multipliers). Returns the column sums of ``a`` and
+    ``target^T a``, accumulated in the state's dtype over this block.
+    """
+    if _activation_residual_compiled is None or W_next.shape[0] > FUSED_MAX_NEXT:
+        return None
+    if u is None:
+        u = np.empty((0, 0), dtype=a.dtype)
+    lo, hi = (a.dtype.type(x) for x in _CLIP_BOUNDS[activation])
+    colsum = np.zeros(a.shape[1], dtype=a.dtype)
+    cross = np.zeros((W_next.shape[0], a.shape[1]), dtype=a.dtype)
+    _activation_residual_compiled(z, u, target, b_next, W_next, P, lo, hi, a, colsum, cross)
+    return colsum, cross

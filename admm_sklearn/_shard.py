@@ -14,12 +14,13 @@ temporaries stay cache-sized whatever the shard size.
 import numpy as np
 
 from ._activations import ACTIVATIONS
-from ._kernels import prox_pieces
+from ._kernels import activation_residual, prox_pieces
 from ._updates import hinge_loss_sum, prox_hidden, prox_hinge
 
-#: Entries per block of rows in entrywise passes: 512 KiB in float64, about an
-#: L2 cache; measured fastest of 2^14..2^20 on this machine (docs/results.rst).
-_BLOCK_ENTRIES = 1 << 16
+#: Entries per block of rows in entrywise passes: 1 MiB in float64, an L2
+#: cache. Measured with the fused hidden-layer pass: 2^17 was fastest of
+#: 2^14..2^18 in float32 (serial and two threads) and tied 2^16 in float64.
+_BLOCK_ENTRIES = 1 << 17
 #: Rows per random stream in Gaussian initialisation: draws depend on the
 #: global row index only, so every sharding of the data gets the same state.
 _INIT_BLOCK_ROWS = 1024
@@ -174,80 +175,98 @@ def _target(shard, layer, lam_scale, rows):
     return z + shard.v[layer - 1][rows] if shard.v else z
 
 
-def update_activations(shard, layer, ops, b_next, activation, lam_scale):
-    """Activation update (eq. 6) of a_l, then the Gram sums for ``W_{l+1}``.
+def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation, lam_scale,
+                        update_multipliers):
+    """Activation update (eq. 6) of a_l, then output update (eq. 7) of z_l.
 
-    ``ops`` is ``("residual", W_next, P)`` or ``("direct", Q, S)`` from
+    Both are row-local and need only ``W_l`` (solved just before) and
+    ``W_{l+1}`` (from the last sweep), so one pass over row blocks does
+    both while each block is in cache: the state is streamed once per
+    sweep instead of twice (docs/results.rst).
+
+    Eq. 6: ``ops`` is ``("residual", W_next, P)`` or ``("direct", Q, S)`` from
     :func:`admm_sklearn._updates.activation_operator` /
     :func:`~admm_sklearn._updates.activation_direct`, already in the state's
     dtype. With multipliers, ``h(z_l)`` becomes ``h(z_l) - u_l`` and
     ``z_{l+1}`` its target (see :func:`_target`): the same solve on shifted
-    data (scaled-form ADMM). ``a_l`` and the target of layer ``l + 1`` do not
-    change between this pass and the ``W_{l+1}`` update, so their Grams are
-    formed here, once.
-    """
-    h = ACTIVATIONS[activation][0]
-    a, z = shard.a[layer - 1], shard.z[layer - 1]
-    kind, M1, M2 = ops
-    colsum = np.zeros(a.shape[1])
-    cross = np.zeros((shard.z[layer].shape[1], a.shape[1] + 1))
-    for rows in _row_blocks(shard.n_samples, a.shape[1]):
-        ha = h(z[rows], out=a[rows])
-        if shard.u:
-            ha -= shard.u[layer - 1][rows]
-        target = _target(shard, layer + 1, lam_scale, rows)
-        shifted = target - b_next
-        if kind == "residual":  # a = h + (z_next - b - h W^T) P
-            shifted -= ha @ M1.T
-            ha += shifted @ M2
-        else:  # a = (z_next - b) Q + h S
-            a[rows] = shifted @ M1 + ha @ M2
-        colsum += a[rows].sum(axis=0)
-        cross[:, :-1] += target.T @ a[rows]  # while the new a block is in cache
-        cross[:, -1] += target.sum(axis=0)
-    return cross, augmented_gram(a, colsum=colsum)
+    data (scaled-form ADMM).
 
+    Eq. 7: entrywise and global; with multipliers the prox is taken at ``a_l
+    + u_l`` and ``W_l a_{l-1} - v_l``, then ``u_l += a_l - h(z_l)``, ``v_l +=
+    z_l - W_l a_{l-1}``.
 
-def update_hidden_outputs(shard, layer, W, b, gamma, beta, activation, update_multipliers):
-    """Output update (eq. 7) of z_l, entrywise and global, then its multipliers.
-
-    With multipliers, the prox is taken at ``a_l + u_l`` and ``W_l a_{l-1} -
-    v_l`` and then ``u_l += a_l - h(z_l)``, ``v_l += z_l - W_l a_{l-1}``
-    (scaled-form ADMM steps on the hidden constraints).
-
-    Returns the layer's penalty terms ``gamma ||a_l - h(z_l)||^2 + beta
-    ||z_l - W_l a_{l-1}||^2`` at the new z_l (at the shifted points when
+    Returns ``(cross_next, gram, penalty, cross)``: the Gram sums of the new
+    ``a_l`` for the ``W_{l+1}`` update (``a_l`` and that layer's target do not
+    change before it), the layer's penalty terms ``gamma ||a_l - h(z_l)||^2 +
+    beta ||z_l - W_l a_{l-1}||^2`` at the new z_l (at the shifted points when
     multipliers are on) and, for the first layer (whose input a_0 never
     changes), the cross Gram of its target and ``[a_0; 1]`` that the next W_1
-    update needs.
+    update needs (zeros otherwise).
     """
-    h, pieces = ACTIVATIONS[activation]
-    A, a, z = shard.inputs(layer), shard.a[layer - 1], shard.z[layer - 1]
+    a, z = shard.a[layer - 1], shard.z[layer - 1]
+    A = shard.inputs(layer)
     Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
-    penalty = 0.0
+    colsum = np.zeros(a.shape[1])
+    cross_next = np.zeros((shard.z[layer].shape[1], a.shape[1] + 1))
     cross = np.zeros((z.shape[1], A.shape[1] + 1))
-    for rows in _row_blocks(shard.n_samples, z.shape[1]):
-        m = A[rows] @ Wt
-        m += bt
-        u = shard.u[layer - 1][rows] if shard.u else None
-        v = shard.v[layer - 1][rows] if shard.u else None
-        fused = prox_pieces(a[rows], m, gamma, beta, activation, z[rows], u, v,
-                            update_multipliers)
-        if fused is not None:
-            penalty += fused
-        else:  # NumPy reference, same rule
-            a_shifted, m_shifted = (a[rows] + u, m - v) if shard.u else (a[rows], m)
-            penalty += prox_hidden(a_shifted, m_shifted, gamma, beta, pieces, out=z[rows])
-            if shard.u and update_multipliers:
-                u += a[rows]
-                u -= h(z[rows])
-                v += z[rows]
-                v -= m
-        if layer == 1:  # while the new z block is in cache
+    penalty = 0.0
+    for rows in _row_blocks(shard.n_samples, a.shape[1]):
+        target = _target(shard, layer + 1, lam_scale, rows)
+        block_colsum, block_cross = _activation_block(shard, layer, ops, b_next, activation,
+                                                      target, rows)
+        colsum += block_colsum
+        cross_next[:, :-1] += block_cross
+        cross_next[:, -1] += target.sum(axis=0)
+        penalty += _output_block(shard, layer, A[rows] @ Wt + bt, gamma, beta, activation,
+                                 update_multipliers, rows)
+        if layer == 1:
             target = _target(shard, 1, 0.0, rows)
-            cross[:, :-1] += target.T @ A[rows]
+            cross[:, :-1] += (A[rows].T @ target).T
             cross[:, -1] += target.sum(axis=0)
-    return np.array([penalty]), cross
+    return cross_next, augmented_gram(a, colsum=colsum), np.array([penalty]), cross
+
+
+def _activation_block(shard, layer, ops, b_next, activation, target, rows):
+    """Eq. 6 on one block of rows of a_l (see :func:`update_hidden_layer`),
+    ``target`` being layer ``l + 1``'s there; returns the block's column sums
+    of the new a_l and ``target^T a_l``."""
+    a, z = shard.a[layer - 1][rows], shard.z[layer - 1][rows]
+    u = shard.u[layer - 1][rows] if shard.u else None
+    kind, M1, M2 = ops
+    if kind == "residual":
+        fused = activation_residual(z, u, target, b_next, M1, M2, activation, a)
+        if fused is not None:
+            return fused
+    ha = ACTIVATIONS[activation][0](z, out=a)
+    if u is not None:
+        ha -= u
+    shifted = target - b_next
+    if kind == "residual":  # a = h + (z_next - b - h W^T) P
+        shifted -= ha @ M1.T
+        ha += shifted @ M2
+    else:  # a = (z_next - b) Q + h S
+        a[...] = shifted @ M1 + ha @ M2
+    return a.sum(axis=0), target.T @ a
+
+
+def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, rows):
+    """Eq. 7 on one block of rows of z_l, given ``m = W_l a_{l-1} + b_l`` there;
+    returns the block's penalty (see :func:`update_hidden_layer`)."""
+    a, z = shard.a[layer - 1][rows], shard.z[layer - 1][rows]
+    u = shard.u[layer - 1][rows] if shard.u else None
+    v = shard.v[layer - 1][rows] if shard.u else None
+    fused = prox_pieces(a, m, gamma, beta, activation, z, u, v, update_multipliers)
+    if fused is not None:
+        return fused
+    h, pieces = ACTIVATIONS[activation]  # NumPy reference, same rule
+    a_shifted, m_shifted = (a + u, m - v) if shard.u else (a, m)
+    penalty = prox_hidden(a_shifted, m_shifted, gamma, beta, pieces, out=z)
+    if shard.u and update_multipliers:
+        u += a
+        u -= h(z)
+        v += z
+        v -= m
+    return penalty
 
 
 def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale):

@@ -129,6 +129,47 @@ def test_activation_update_solves_eq6(d, d_next):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_u", [False, True])
+@pytest.mark.parametrize("d_next", [1, 3])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_fused_activation_update_equals_eq6_residual_form(activation, d_next, with_u, dtype):
+    """Compiled eq. 6 (residual form, with u and the Gram sums) against NumPy."""
+    from admm_sklearn._kernels import HAVE_NUMBA, activation_residual
+
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed: the NumPy reference is what runs")
+    rng = np.random.default_rng(8)
+    d = 7
+    W = rng.normal(size=(d_next, d))
+    P = activation_operator(W, 1.3, 4.0)
+    b = rng.normal(size=d_next)
+    z = rng.normal(0, 2, size=(11, d))
+    z[0, :3] = [0.0, 1.0, -1.0]  # the activations' kinks
+    u = rng.normal(0, 0.3, size=z.shape) if with_u else None
+    target = rng.normal(size=(11, d_next))
+    h = ACTIVATIONS[activation][0]
+    hz = h(z.copy()) - (u if with_u else 0.0)
+    ref = hz + (target - b - hz @ W.T) @ P
+    cast = [None if x is None else np.asarray(x, dtype=dtype) for x in (z, u, target, b, W, P)]
+    a = np.empty_like(cast[0])
+    colsum, cross = activation_residual(*cast, activation, a)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(a, ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(colsum, ref.sum(axis=0), rtol=tol, atol=tol)
+    np.testing.assert_allclose(cross, target.T @ ref, rtol=tol, atol=tol)
+
+
+def test_fused_activation_update_leaves_wide_next_layers_to_blas():
+    from admm_sklearn._kernels import FUSED_MAX_NEXT, activation_residual
+
+    d_next = FUSED_MAX_NEXT + 1
+    z = np.ones((4, 2 * d_next))
+    W = np.ones((d_next, 2 * d_next))
+    assert activation_residual(z, None, np.ones((4, d_next)), np.zeros(d_next), W, W,
+                               "relu", np.empty_like(z)) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_fused_kernel_equals_numpy_reference(activation, dtype):
     from admm_sklearn._kernels import HAVE_NUMBA, prox_pieces
