@@ -100,8 +100,11 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
 
 @pytest.mark.parametrize("multipliers", ["bregman", "output", "all"])
 @pytest.mark.parametrize("hidden,activation", [((6,), "relu"), ((5, 4), "hard_sigmoid"),
-                                               ((3, 7), "relu"), ((), "relu")])
+                                               ((3, 7), "relu"), ((12, 10), "relu"),
+                                               ((), "relu")])
 def test_engine_matches_naive_reference_algorithm(hidden, activation, multipliers):
+    # (6,), (5, 4): compiled eq. 6; (3, 7): direct form; (12, 10): residual
+    # form in NumPy (next layer wider than the compiled kernel's bound)
     X, Y = _data(n=120, d=4)
     sizes = (4,) + hidden + (1,)
     rng = np.random.default_rng(1)
