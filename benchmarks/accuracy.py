@@ -115,6 +115,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed .. first-seed + seeds - 1 (to add seeds to a run)")
     parser.add_argument("--datasets", default=None, help="comma separated")
     parser.add_argument("--hidden", default="100")
     parser.add_argument("--candidate", action="append", default=[],
@@ -126,7 +128,8 @@ def main():
                         help="also time-to-accuracy curves on the first seed")
     args = parser.parse_args()
     datasets = args.datasets.split(",") if args.datasets else (QUICK if args.quick else FULL)
-    seeds = range(args.seeds or (2 if args.quick else 5))
+    n_seeds = args.seeds or (2 if args.quick else 5)
+    seeds = range(args.first_seed, args.first_seed + n_seeds)
     hidden = tuple(int(h) for h in args.hidden.split(","))
     candidates = {f"ADMM {c}": parse_candidate(c) for c in args.candidate}
     rows = run(datasets, seeds, hidden, candidates, args.json,
