@@ -44,7 +44,10 @@ def column_sums(A):
 def cross_gram(A, Z):
     """``Z^T [A, 1]`` in float64."""
     cross = np.empty((Z.shape[1], A.shape[1] + 1))
-    cross[:, :-1] = Z.T @ A
+    # A^T Z, transposed: for a narrow A (the inputs) BLAS runs this form
+    # faster than Z^T A (0.033 against 0.042 s for 100,000 x 28 and x 300,
+    # float32, one thread)
+    cross[:, :-1] = (A.T @ Z).T
     cross[:, -1] = column_sums(Z)
     return cross
 
@@ -222,9 +225,7 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
         penalty += _output_block(shard, layer, m, gamma, beta, activation, update_multipliers,
                                  rows)
         if layer == 1:
-            target = _target(shard, 1, 0.0, rows)
-            cross[:, :-1] += (A[rows].T @ target).T
-            cross[:, -1] += target.sum(axis=0)
+            cross += cross_gram(A[rows], _target(shard, 1, 0.0, rows))
     return cross_next, augmented_gram(a, colsum=colsum), np.array([penalty]), cross
 
 
