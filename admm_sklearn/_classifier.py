@@ -10,12 +10,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._activations import ACTIVATIONS
 from ._backends import Backend, make_backend
 from ._engine import ADMMSolver, forward
+from ._losses import LOSSES, probabilities
 
 #: Algorithm 1 exactly as published (sections 3-6): Gaussian a/z start,
 #: pseudo-inverse weight update, beta=1, gamma=10, warm-up without multiplier
@@ -48,9 +50,14 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
     activation : {'relu', 'hard_sigmoid', 'identity'}, default='relu'
         Hidden non-linearity. Piecewise linear, so that the output update
         (eq. 7 of the paper) has a closed-form global solution.
-    loss : {'hinge'}, default='hinge'
-        The separable 0/1 hinge of the paper's section 6, one output unit per
-        class (one-vs-rest), one unit for binary problems.
+    loss : {'hinge', 'log_loss'}, default='hinge'
+        Output loss, one output unit per class, one unit for binary
+        problems. ``'hinge'``: the separable 0/1 hinge of the paper's section
+        6 (one-vs-rest). ``'log_loss'``: logistic (binary) or multinomial
+        cross-entropy, as in MLPClassifier; its prox (the output update) is
+        solved by safeguarded Newton steps, the final output refit solves the
+        convex log-loss problem on the network's features directly, and
+        ``predict_proba`` is available.
     beta : float, default=1.0
         Weight of the output constraint ``z_L = W_L a_{L-1}`` (eq. 4).
     beta_hidden : float, default=0.1
@@ -89,7 +96,9 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         layer is fitted again, by the same closed-form steps, to the
         activations the network itself computes (a convex problem), rather
         than to the training state, whose per-sample slack the network cannot
-        reproduce. ``0`` skips it (the paper).
+        reproduce. ``0`` skips it (the paper). With ``loss='log_loss'`` the
+        refit is the exact convex solve, run for at most this many passes over
+        the data (it stops once the weights settle).
     init : {'forward', 'gaussian'}, default='forward'
         ``'gaussian'`` is the paper's start (i.i.d. N(0, 1) activations and
         outputs); ``'forward'`` runs a forward pass through He-scaled random
@@ -182,12 +191,12 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
     better (forward-pass start, small ridge, multipliers on every constraint,
     ``gamma=1``, 20 warm-up sweeps, up to 800 sweeps).
 
-    There is no ``predict_proba``: the hinge loss yields margins, not
-    probabilities. Wrap the estimator in
-    :class:`~sklearn.calibration.CalibratedClassifierCV` for calibrated
-    probabilities. For binary problems ``decision_function`` is the output
-    unit minus 0.5 (the 0/1 hinge puts the decision threshold at 0.5), so
-    positive values mean ``classes_[1]``.
+    With the hinge loss there is no ``predict_proba`` (it yields margins,
+    not probabilities; wrap the estimator in
+    :class:`~sklearn.calibration.CalibratedClassifierCV`, or use
+    ``loss='log_loss'``). For binary problems ``decision_function`` is the
+    output unit minus its threshold (0.5 for the 0/1 hinge, 0 for log-loss
+    logits), so positive values mean ``classes_[1]``.
 
     Examples
     --------
@@ -204,7 +213,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "loss": [StrOptions({"hinge"})],
+        "loss": [StrOptions(set(LOSSES))],
         "beta": [Interval(Real, 0, None, closed="neither")],
         "beta_hidden": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither")],
@@ -357,15 +366,40 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Output units minus 0.5; for binary problems one column, positive
+            Output units minus their decision threshold (0.5 for the hinge,
+            0 for log-loss logits); for binary problems one column, positive
             for ``classes_[1]``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        out = self._outputs(X) - 0.5
+        out = self._outputs(X) - LOSSES[self.loss][2]
         return out[:, 0] if out.shape[1] == 1 else out
 
+    @available_if(lambda est: est.loss == "log_loss")
+    def predict_proba(self, X):
+        """Class probabilities (``loss='log_loss'`` only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Sigmoid (binary) or softmax of the output layer, columns in the
+            order of ``classes_``.
+        """
+        proba = probabilities(self._outputs(X).astype(np.float64))
+        return np.hstack([1.0 - proba, proba]) if proba.shape[1] == 1 else proba
+
+    @available_if(lambda est: est.loss == "log_loss")
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba` (``loss='log_loss'`` only)."""
+        return np.log(self.predict_proba(X))
+
     def _outputs(self, X):
+        """The network's output layer on validated ``X``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return forward(X.astype(self.coefs_[0].dtype, copy=False), self.coefs_,
                        self.intercepts_, self.activation)
 
@@ -382,9 +416,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return _labels(self.classes_, self._outputs(X))
+        return _labels(self.classes_, self._outputs(X), LOSSES[self.loss][2])
 
     def __getstate__(self):
         # The per-sample ADMM state kept for warm_start is as large as the
@@ -410,7 +442,7 @@ class _Fit:
         """Accuracy on (X, y) summed over all processes."""
         coefs = [W.T for W, _ in weights]
         pred = _labels(self.classes, forward(X, coefs, [b for _, b in weights],
-                                             self.est.activation))
+                                             self.est.activation), LOSSES[self.est.loss][2])
         correct, total = self.backend.allreduce([np.array([np.sum(pred == y), len(y)], float)])[0]
         return correct / max(total, 1.0)
 
@@ -431,7 +463,7 @@ class _Fit:
                   and getattr(est, "_train_fingerprint", None) == _fingerprint(X, y))
         if not resume:
             solver = ADMMSolver(sizes, est.activation, est.beta, est.gamma, est.alpha,
-                                self.dtype, est.multipliers, est.beta_hidden)
+                                self.dtype, est.multipliers, est.beta_hidden, est.loss)
         history = {k: [] for k in ("objective", "loss", "forward_loss", "residual",
                                    "multiplier_term", "weight_change", "seconds")}
         if est.early_stopping:
@@ -511,10 +543,10 @@ class _Fit:
         return result
 
 
-def _labels(classes, outputs):
-    """Labels from output units: threshold 0.5 (one unit) or the largest unit."""
+def _labels(classes, outputs, threshold):
+    """Labels from output units: ``threshold`` (one unit) or the largest unit."""
     if outputs.shape[1] == 1:
-        return classes[(outputs[:, 0] > 0.5).astype(int)]
+        return classes[(outputs[:, 0] > threshold).astype(int)]
     return classes[np.argmax(outputs, axis=1)]
 
 

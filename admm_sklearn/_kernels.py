@@ -132,6 +132,98 @@ def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, a, colsum
                 cross[k, j] += t * a[i, j]
 
 
+def _row_objective(y, z, base, beta, p):
+    """``log_loss(z, y) + beta ||z - base||^2`` of one row (logistic if one
+    column); writes the class probabilities of ``z`` into ``p`` from the same
+    exponentials."""
+    K = z.shape[0]
+    if K == 1:
+        v = z[0]
+        e = np.exp(-abs(v))
+        f = max(v, 0.0) + np.log1p(e) - y[0] * v
+        p[0] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+    else:
+        top = z[0]
+        for k in range(1, K):
+            top = max(top, z[k])
+        total = 0.0
+        for k in range(K):
+            p[k] = np.exp(z[k] - top)
+            total += p[k]
+        f = top + np.log(total)
+        for k in range(K):
+            p[k] /= total
+            f -= y[k] * z[k]
+    for k in range(K):
+        f += beta * (z[k] - base[k]) ** 2
+    return f
+
+
+def _prox_log_loss_loop(y, z0, beta, tol, max_iter, warm, out):
+    """Row-wise damped Newton for the log-loss prox (see ``_losses``);
+    returns the summed log-loss at the solution."""
+    n, K = z0.shape
+    loss = 0.0
+    z, trial, p, p_trial = np.empty(K), np.empty(K), np.empty(K), np.empty(K)
+    g, d = np.empty(K), np.empty(K)
+    for i in range(n):
+        for k in range(K):
+            # start from out (the previous sweep's z_L) when it holds one
+            z[k] = out[i, k] if warm else z0[i, k]
+        f0 = _row_objective(y[i], z, z0[i], beta, p)
+        for _ in range(max_iter):
+            gmax, zmax = 0.0, 0.0
+            for k in range(K):
+                g[k] = p[k] - y[i, k] + 2.0 * beta * (z[k] - z0[i, k])
+                gmax = max(gmax, abs(g[k]))
+                zmax = max(zmax, abs(z[k]))
+            if gmax <= tol * (1.0 + zmax):
+                break
+            if K == 1:
+                d[0] = g[0] / (p[0] * (1.0 - p[0]) + 2.0 * beta)
+            else:  # Sherman-Morrison on diag(p + 2 beta) - p p^T
+                pu, pw = 0.0, 0.0
+                for k in range(K):
+                    dinv = 1.0 / (p[k] + 2.0 * beta)
+                    pu += p[k] * dinv * g[k]
+                    pw += p[k] * dinv * p[k]
+                coef = pu / (1.0 - pw)
+                for k in range(K):
+                    d[k] = (g[k] + p[k] * coef) / (p[k] + 2.0 * beta)
+            slope = 0.0
+            for k in range(K):
+                slope += g[k] * d[k]
+            t = 1.0
+            for _ in range(60):
+                for k in range(K):
+                    trial[k] = z[k] - t * d[k]
+                f1 = _row_objective(y[i], trial, z0[i], beta, p_trial)
+                # the round-off allowance ends the search once f stops resolving
+                if f1 <= f0 - 0.25 * t * slope + 1e-15 * abs(f0):
+                    break
+                t *= 0.5
+            f0 = f1
+            for k in range(K):
+                z[k] = trial[k]
+                p[k] = p_trial[k]
+        for k in range(K):
+            out[i, k] = z[k]
+            f0 -= beta * (z[k] - z0[i, k]) ** 2  # the loss alone
+        loss += f0
+    return loss
+
+
+def _log_loss_sum_loop(y, z):
+    """Summed log-loss of logits ``z`` (rows)."""
+    n, K = z.shape
+    p, zi = np.empty(K), np.empty(K)
+    total = 0.0
+    for i in range(n):
+        for k in range(K):
+            zi[k] = z[i, k]
+        total += _row_objective(y[i], zi, zi, 0.0, p)
+    return total
+
 if njit is not None:
     # reassoc/contract only: the sum may be reordered and fused, but NaN and
     # inf still propagate, so the divergence guard keeps working.
@@ -139,8 +231,12 @@ if njit is not None:
     _prox_pieces_compiled = _jit(_prox_pieces_loop)
     _prox_relu_compiled = _jit(_prox_relu_loop)
     _activation_residual_compiled = _jit(_activation_residual_loop)
+    _row_objective = _jit(_row_objective)
+    _prox_log_loss_compiled = _jit(_prox_log_loss_loop)
+    _log_loss_sum_compiled = _jit(_log_loss_sum_loop)
 else:  # pragma: no cover
     _prox_pieces_compiled = _prox_relu_compiled = _activation_residual_compiled = None
+    _prox_log_loss_compiled = _log_loss_sum_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
@@ -167,6 +263,25 @@ def prox_pieces(a, m, gamma, beta, activation, out, u=None, v=None, update=False
         return _prox_relu_compiled(a, m, u, v, scalar(gamma), scalar(beta), bool(update), out)
     return _prox_pieces_compiled(a, m, u, v, float(gamma), float(beta),
                                  _PIECE_ARRAYS[activation], bool(update), out)
+
+
+def prox_log_loss_rows(y, z0, beta, tol, max_iter, warm, out):
+    """Compiled row-wise log-loss prox at ``z0`` into ``out`` (started from
+    ``out`` itself if ``warm``); returns the summed log-loss at the solution,
+    or ``None`` without numba (then :func:`admm_sklearn._losses.prox_log_loss`
+    runs its NumPy iteration)."""
+    if _prox_log_loss_compiled is None:
+        return None
+    return _prox_log_loss_compiled(np.ascontiguousarray(y, dtype=np.float64),
+                                   np.ascontiguousarray(z0, dtype=np.float64), float(beta),
+                                   float(tol), int(max_iter), bool(warm), out)
+
+
+def log_loss_sum_rows(y, z):
+    """Compiled summed log-loss of logits ``z``; ``None`` without numba."""
+    if _log_loss_sum_compiled is None:
+        return None
+    return _log_loss_sum_compiled(np.ascontiguousarray(y, dtype=np.float64), z)
 
 
 #: Widest next layer for which :func:`activation_residual` runs: measured

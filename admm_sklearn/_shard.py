@@ -15,7 +15,8 @@ import numpy as np
 
 from ._activations import ACTIVATIONS
 from ._kernels import activation_residual, prox_pieces
-from ._updates import hinge_loss_sum, prox_hidden, prox_hinge
+from ._losses import LOSSES, probabilities
+from ._updates import prox_hidden
 
 #: Entries per block of rows in entrywise passes: 1 MiB in float64, an L2
 #: cache. Measured with the fused hidden-layer pass: 2^17 was fastest of
@@ -272,38 +273,40 @@ def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, 
     return penalty
 
 
-def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale):
+def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale, loss="hinge"):
     """Final-layer output update and (optionally) the multiplier update, eq. 8.
 
     ``lambda += multiplier_step (z_L - W_L a_{L-1})``: ``beta`` in the paper,
     ``2 beta`` (the penalty's own slope) for the augmented Lagrangian, ``0``
     during warm-up. ``lam_scale``: see :func:`_target`.
 
-    Returns ``[hinge loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>,
-    hinge loss of W_L a_{L-1}]`` summed over rows (lambda as it was before
+    Returns ``[loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>,
+    loss of W_L a_{L-1}]`` summed over rows (lambda as it was before
     this update), and the cross Gram for the next W_L update when the
     network has no hidden layer (its input a_0 never changes).
     """
     layer = len(shard.z)
     A = shard.inputs(layer)
-    stats = _output_step(A, shard.z[-1], shard.lam, shard.y, W, b, beta, multiplier_step)
+    stats = _output_step(A, shard.z[-1], shard.lam, shard.y, W, b, beta, multiplier_step,
+                         loss)
     if layer > 1:
         return stats, np.zeros((shard.z[-1].shape[1], A.shape[1] + 1))
     return stats, cross_gram(A, _target(shard, 1, lam_scale, slice(None)))
 
 
-def _output_step(A, z, lam, y, W, b, beta, multiplier_step):
+def _output_step(A, z, lam, y, W, b, beta, multiplier_step, loss):
     """``z = argmin loss(z, y) + <lambda, z> + beta ||z - W a - b||^2`` and the
     multiplier step, over row blocks of the arrays given; returns the stats of
     :func:`update_final_outputs`."""
+    update, loss_sum, _ = LOSSES[loss]
     Wt, bt = W.T.astype(A.dtype), b.astype(A.dtype)
     stats = np.zeros(4)
     for rows in _row_blocks(A.shape[0], z.shape[1]):
         m = A[rows] @ Wt
         m += bt
-        stats[3] += hinge_loss_sum(y[rows], m)
-        zr = prox_hinge(y[rows], m, lam[rows], beta, out=z[rows])
-        stats[0] += hinge_loss_sum(y[rows], zr)
+        stats[3] += loss_sum(y[rows], m)
+        zr = z[rows]
+        stats[0] += update(y[rows], m, lam[rows], beta, zr)
         stats[2] += float(np.vdot(zr, lam[rows]))
         m -= zr
         m *= -1.0  # residual z_L - W_L a_{L-1}
@@ -341,8 +344,24 @@ def polish_step(shard, W, b, beta):
     fixed to the features: hinge prox, multiplier step ``2 beta``, then the
     cross Gram of the target ``z + lambda / (2 beta)`` for the next ``W_L``."""
     F, z, lam = shard.polish
-    stats = _output_step(F, z, lam, shard.y, W, b, beta, 2.0 * beta)
+    stats = _output_step(F, z, lam, shard.y, W, b, beta, 2.0 * beta, "hinge")
     return stats, cross_gram(F, z + lam * (0.5 / beta))
+
+
+def logistic_refit_step(shard, W, b):
+    """Gradient ``(P - Y)^T [F, 1]`` of the log-loss of the logits ``W F +
+    b`` on the polish features ``F`` (``P`` the class probabilities): the
+    data part of one majorise-minimise step of the exact output refit."""
+    F = shard.polish[0]
+    cross = np.zeros((W.shape[0], F.shape[1] + 1))
+    Wt, bt = W.T.astype(F.dtype), b.astype(F.dtype)
+    for rows in _row_blocks(F.shape[0], W.shape[0]):
+        z = F[rows] @ Wt
+        z += bt
+        z = probabilities(z)
+        z -= shard.y[rows]
+        cross += cross_gram(F[rows], z)
+    return (cross,)
 
 
 def end_polish(shard):

@@ -156,29 +156,3 @@ def prox_hidden(a, m, gamma, beta, pieces, out):
             np.copyto(out, z, where=mask)
             np.minimum(best, val, out=best)
     return float(best.sum(dtype=np.float64))
-
-
-def prox_hinge(y, m, lam, beta, out):
-    """Final-layer output update of Algorithm 1, entrywise.
-
-    ``out = argmin_z l(z, y) + lam z + beta (z - m)^2`` with the separable
-    hinge of section 6: ``max(1 - z, 0)`` for ``y = 1`` and ``max(z, 0)`` for
-    ``y = 0``. The problem is convex with one kink ``k = y``; with
-    ``z0 = m - lam / (2 beta)`` (the minimiser without loss) the solution is
-    ``z0 + clip(1 - z0, 0, 1/(2 beta))`` for ``y = 1`` and
-    ``z0 - clip(z0, 0, 1/(2 beta))`` for ``y = 0``.
-    """
-    step = 0.5 / beta
-    z0 = np.subtract(m, lam * step if lam is not None else 0.0, out=out)
-    # For y=1 move up by clip(1 - z0, 0, step); for y=0 down by clip(z0, 0, step).
-    # Both are  sign * clip(y - z0 ... ) written with the kink k = y:
-    # shift = clip(k - z0, 0, step) if y == 1 else -clip(z0 - k, 0, step).
-    up = np.clip(1.0 - z0, 0.0, step)
-    down = np.clip(z0, 0.0, step)
-    out += np.where(y > 0.5, up, -down)
-    return out
-
-
-def hinge_loss_sum(y, z):
-    """Separable 0/1 hinge of section 6, summed: ``max(1-z,0)`` if y else ``max(z,0)``."""
-    return float(np.where(y > 0.5, np.maximum(1.0 - z, 0), np.maximum(z, 0)).sum(dtype=np.float64))

@@ -190,7 +190,7 @@ def test_output_polish_reaches_the_convex_optimum_on_fixed_features():
     an LP: compare its objective with scipy's LP solver (alpha=0)."""
     from scipy.optimize import linprog
 
-    from admm_sklearn._updates import hinge_loss_sum
+    from admm_sklearn._losses import hinge_loss_sum
 
     X, Y = _data(n=150, d=4)
     sizes = (4, 5, 1)

@@ -130,3 +130,26 @@ def test_joblib_backend_equals_serial_through_the_estimator():
                              random_state=0).fit(X, y)
     for c, c0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
         assert np.abs(c - c0).max() <= 1e-8 * np.abs(c0).max()
+
+
+def test_log_loss_gives_probabilities_consistent_with_predict():
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = _split(X[y < 3], y[y < 3])
+    clf = ADMMClassifier((20,), loss="log_loss", max_iter=60, random_state=0).fit(X_tr, y_tr)
+    proba = clf.predict_proba(X_te)
+    assert proba.shape == (len(X_te), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X_te))
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X_te)), proba)
+    assert clf.score(X_te, y_te) >= 0.95
+    # binary: one logistic unit, decision_function is its logit
+    binary = ADMMClassifier((20,), loss="log_loss", max_iter=60, random_state=0).fit(
+        X_tr[y_tr < 2], y_tr[y_tr < 2])
+    proba = binary.predict_proba(X_te)
+    assert proba.shape == (len(X_te), 2)
+    np.testing.assert_array_equal(binary.decision_function(X_te) > 0, proba[:, 1] > 0.5)
+
+
+def test_hinge_loss_has_no_predict_proba():
+    assert not hasattr(ADMMClassifier(), "predict_proba")
+    assert hasattr(ADMMClassifier(loss="log_loss"), "predict_proba")

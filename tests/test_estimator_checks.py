@@ -7,6 +7,7 @@ from admm_sklearn import ADMMClassifier
 
 @parametrize_with_checks([ADMMClassifier(random_state=0),
                           ADMMClassifier((8, 6), backend="joblib", n_jobs=2,
-                                         dtype="float32", random_state=0)])
+                                         dtype="float32", random_state=0),
+                          ADMMClassifier(loss="log_loss", random_state=0)])
 def test_sklearn_estimator_contract(estimator, check):
     check(estimator)

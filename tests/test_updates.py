@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from admm_sklearn._activations import ACTIVATIONS
+from admm_sklearn._losses import prox_hinge
 from admm_sklearn._updates import (activation_direct, activation_operator, prox_hidden,
-                                   prox_hinge, solve_weights)
+                                   solve_weights)
 
 def _grid_min(f, *centres):
     """Minimum of a 1-D function on a fine grid covering every candidate."""

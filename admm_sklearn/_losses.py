@@ -1,0 +1,156 @@
+"""Output losses: the final-layer update (the prox of the loss) and its value.
+
+The output update of Algorithm 1 (eq. 5 with its multiplier) is, per sample,
+
+    z_L = argmin_z loss(z, y) + <lambda, z> + beta ||z - m||^2,   m = W_L a_{L-1} + b_L,
+
+i.e. the proximal operator of ``loss`` at ``z0 = m - lambda / (2 beta)`` with
+step ``1 / (2 beta)``. Targets ``y`` are 0/1 indicators (one column for
+binary problems, one per class otherwise).
+
+``'hinge'``: the separable 0/1 hinge of the paper's section 6, one-vs-rest;
+the decision threshold of an output unit is 0.5. Closed form.
+
+``'log_loss'``: the logistic loss for one output unit (binary) and the
+multinomial (softmax) cross-entropy for several, so the outputs are logits
+and the decision threshold is 0. Its prox has no closed form; a safeguarded
+Newton iteration (Armijo backtracking on the strongly convex row problem,
+Sherman-Morrison for the softmax Hessian) solves it to round-off.
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, logsumexp, softmax
+
+from ._kernels import log_loss_sum_rows, prox_log_loss_rows
+
+def prox_hinge(y, m, lam, beta, out):
+    """Final-layer output update of Algorithm 1, entrywise.
+
+    ``out = argmin_z l(z, y) + lam z + beta (z - m)^2`` with the separable
+    hinge of section 6: ``max(1 - z, 0)`` for ``y = 1`` and ``max(z, 0)`` for
+    ``y = 0``. The problem is convex with one kink ``k = y``; with
+    ``z0 = m - lam / (2 beta)`` (the minimiser without loss) the solution is
+    ``z0 + clip(1 - z0, 0, 1/(2 beta))`` for ``y = 1`` and
+    ``z0 - clip(z0, 0, 1/(2 beta))`` for ``y = 0``.
+    """
+    step = 0.5 / beta
+    z0 = np.subtract(m, lam * step if lam is not None else 0.0, out=out)
+    # For y=1 move up by clip(1 - z0, 0, step); for y=0 down by clip(z0, 0, step).
+    # Both are  sign * clip(y - z0 ... ) written with the kink k = y:
+    # shift = clip(k - z0, 0, step) if y == 1 else -clip(z0 - k, 0, step).
+    up = np.clip(1.0 - z0, 0.0, step)
+    down = np.clip(z0, 0.0, step)
+    out += np.where(y > 0.5, up, -down)
+    return out
+
+
+def hinge_loss_sum(y, z):
+    """Separable 0/1 hinge of section 6, summed: ``max(1-z,0)`` if y else ``max(z,0)``."""
+    return float(np.where(y > 0.5, np.maximum(1.0 - z, 0), np.maximum(z, 0)).sum(dtype=np.float64))
+
+
+def _log_loss_rows(y, z):
+    """Per-row log-loss: logistic for one column, multinomial otherwise."""
+    if z.shape[1] == 1:
+        return -(y * log_expit(z) + (1.0 - y) * log_expit(-z)).sum(axis=1)
+    return logsumexp(z, axis=1) - np.einsum("ij,ij->i", y, z)
+
+
+def log_loss_sum(y, z, compiled=True):
+    """Logistic / multinomial cross-entropy of logits ``z``, summed."""
+    total = log_loss_sum_rows(y, z) if compiled else None
+    if total is None:
+        total = _log_loss_rows(y, np.asarray(z, dtype=np.float64)).sum()
+    return float(total)
+
+
+def probabilities(z):
+    """Class probabilities of logits: sigmoid of one column, softmax of several."""
+    if z.shape[1] == 1:
+        return expit(z)
+    return softmax(z, axis=1)
+
+
+def _newton_direction(p, g, beta):
+    """``H^{-1} g`` with ``H = diag(p) - p p^T + 2 beta I`` per row (softmax) or
+    ``p (1 - p) + 2 beta`` (one logistic column)."""
+    if p.shape[1] == 1:
+        return g / (p * (1.0 - p) + 2.0 * beta)
+    dinv = 1.0 / (p + 2.0 * beta)
+    u, w = dinv * g, dinv * p
+    # Sherman-Morrison; p^T D^{-1} p < 1 since sum p = 1 and beta > 0
+    coef = np.einsum("ij,ij->i", p, u) / (1.0 - np.einsum("ij,ij->i", p, w))
+    return u + w * coef[:, None]
+
+
+def prox_log_loss(y, m, lam, beta, out, tol=1e-10, max_iter=100, compiled=True, warm=False):
+    """``out = argmin_z log_loss(z, y) + <lam, z> + beta ||z - m||^2`` per row.
+
+    Damped Newton from ``z0 = m - lam / (2 beta)``: the row problem is
+    ``2 beta``-strongly convex, so Newton steps with Armijo backtracking
+    converge globally and quadratically near the solution; rows leave the
+    iteration once their gradient is below ``tol`` (relative to
+    ``1 + |z|``). ``warm``: start from ``out`` (the previous sweep's
+    solution) instead. ``compiled=False`` forces the NumPy iteration (the
+    reference the numba kernel is tested against).
+    """
+    return _prox_log_loss(y, m, lam, beta, out, tol, max_iter, compiled, warm)[0]
+
+
+def _prox_log_loss(y, m, lam, beta, out, tol=1e-10, max_iter=100, compiled=True,
+                   warm=False):
+    """:func:`prox_log_loss` and the summed log-loss at its solution."""
+    z0 = np.asarray(m, dtype=np.float64) - (0.0 if lam is None else lam * (0.5 / beta))
+    y = np.asarray(y, dtype=np.float64)
+    if compiled:
+        total = prox_log_loss_rows(y, z0, beta, tol, max_iter, warm, out)
+        if total is not None:
+            return out, total
+    z = np.array(out, dtype=np.float64) if warm else z0.copy()
+
+    def objective(yy, zz, cc):
+        return _log_loss_rows(yy, zz) + beta * np.square(zz - cc).sum(axis=1)
+
+    active = np.arange(len(z))
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        za, ya, ca = z[active], y[active], z0[active]
+        p = probabilities(za)
+        g = p - ya + 2.0 * beta * (za - ca)
+        done = np.abs(g).max(axis=1) <= tol * (1.0 + np.abs(za).max(axis=1))
+        active, za, ya, ca, p, g = (arr[~done] for arr in (active, za, ya, ca, p, g))
+        if active.size == 0:
+            break
+        d = _newton_direction(p, g, beta)
+        f0 = objective(ya, za, ca)
+        slope = np.einsum("ij,ij->i", g, d)
+        t = np.ones(len(za))
+        for _ in range(60):
+            trial = za - t[:, None] * d
+            bad = objective(ya, trial, ca) > f0 - 0.25 * t * slope + 1e-15 * np.abs(f0)
+            if not bad.any():
+                break
+            t[bad] *= 0.5
+        z[active] = za - t[:, None] * d
+    out[...] = z
+    return out, log_loss_sum(y, z)
+
+
+def update_hinge_outputs(y, m, lam, beta, out):
+    """Output update with the hinge loss; returns the loss at the solution."""
+    return hinge_loss_sum(y, prox_hinge(y, m, lam, beta, out))
+
+
+def update_log_loss_outputs(y, m, lam, beta, out):
+    """Output update with the log-loss, warm-started from ``out``; returns
+    the loss at the solution."""
+    return _prox_log_loss(y, m, lam, beta, out, warm=bool(np.all(np.isfinite(out))))[1]
+
+
+#: name -> (output update writing ``z_L`` into ``out`` and returning the
+#: summed loss there, summed loss, decision threshold of an output unit)
+LOSSES = {
+    "hinge": (update_hinge_outputs, hinge_loss_sum, 0.5),
+    "log_loss": (update_log_loss_outputs, log_loss_sum, 0.0),
+}

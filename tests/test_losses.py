@@ -1,0 +1,89 @@
+"""The log-loss output update and the exact log-loss output refit, each
+against a brute-force minimiser (scipy.optimize)."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from admm_sklearn._backends import SerialBackend
+from admm_sklearn._engine import ADMMSolver
+from admm_sklearn._losses import _prox_log_loss, log_loss_sum, prox_log_loss
+
+
+def _row_loss(y, z):
+    if len(z) == 1:
+        return np.logaddexp(0.0, z[0]) - y[0] * z[0]
+    return logsumexp(z) - y @ z
+
+
+def _rows(n, n_outputs, seed):
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0.0, 3.0, (n, n_outputs))
+    lam = rng.normal(0.0, 1.0, (n, n_outputs))
+    if n_outputs == 1:
+        y = rng.integers(0, 2, (n, 1)).astype(float)
+    else:
+        y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
+    return y, m, lam
+
+
+@pytest.mark.parametrize("n_outputs", [1, 4])
+@pytest.mark.parametrize("beta", [0.02, 1.0, 20.0])
+def test_log_loss_output_update_is_the_minimiser(n_outputs, beta):
+    y, m, lam = _rows(40, n_outputs, seed=n_outputs)
+    z = prox_log_loss(y, m, lam, beta, np.empty_like(m))
+    for i in range(len(m)):
+        def f(v, i=i):
+            return _row_loss(y[i], v) + lam[i] @ v + beta * np.sum((v - m[i]) ** 2)
+        ref = minimize(f, m[i], method="BFGS", options={"gtol": 1e-10})
+        assert f(z[i]) <= ref.fun + 1e-9 * max(1.0, abs(ref.fun))
+        np.testing.assert_allclose(z[i], ref.x, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 5])
+def test_compiled_and_numpy_log_loss_updates_agree(n_outputs):
+    y, m, lam = _rows(500, n_outputs, seed=3)
+    fast, fast_loss = _prox_log_loss(y, m, lam, 0.3, np.empty_like(m))
+    ref, ref_loss = _prox_log_loss(y, m, lam, 0.3, np.empty_like(m), compiled=False)
+    np.testing.assert_allclose(fast, ref, atol=1e-7)
+    assert fast_loss == pytest.approx(ref_loss, rel=1e-10)
+    assert log_loss_sum(y, m) == pytest.approx(log_loss_sum(y, m, compiled=False), rel=1e-12)
+    # a warm start from any point reaches the same solution
+    warm = _prox_log_loss(y, m, lam, 0.3, m.copy() + 5.0, warm=True)[0]
+    np.testing.assert_allclose(warm, ref, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_log_loss_output_refit_reaches_the_convex_optimum(n_classes):
+    """With the hidden layer frozen, the refit solves min sum log_loss(W F + b)
+    + c ||W||^2: compare with L-BFGS on the same convex objective."""
+    rng = np.random.default_rng(n_classes)
+    n, d, hidden = 200, 4, 6
+    X = rng.normal(size=(n, d))
+    labels = (X[:, 0] + np.sin(2 * X[:, 1]) > 0).astype(int)
+    if n_classes == 3:
+        labels = labels + (X[:, 2] > 0.8)
+    Y = np.eye(n_classes)[labels] if n_classes > 2 else labels[:, None].astype(float)
+    k = Y.shape[1]
+    sizes = (d, hidden, k)
+    weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
+               for i, o in zip(sizes[:-1], sizes[1:])]
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64)
+    solver = ADMMSolver(sizes, "relu", alpha=1e-3, multipliers="all", loss="log_loss")
+    solver.initialize(backend, "forward", weights=weights)
+    W, b = solver.polish_output(backend, weights, 5000, tol=1e-10)
+
+    F = np.maximum(X @ weights[0][0].T + weights[0][1], 0)
+    c = solver.beta * solver.alpha * n
+
+    def objective(wb):
+        wb = wb.reshape(k, hidden + 1)
+        return log_loss_sum(Y, F @ wb[:, :-1].T + wb[:, -1]) + c * np.sum(wb[:, :-1] ** 2)
+
+    ref = minimize(objective, np.zeros(k * (hidden + 1)), method="L-BFGS-B",
+                   options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10000})
+    ours = objective(np.column_stack([W, b]).ravel())
+    assert ours <= ref.fun * (1 + 1e-7), (ours, ref.fun)
+    assert ours < objective(np.column_stack(weights[1]).ravel())
