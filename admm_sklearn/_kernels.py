@@ -194,14 +194,18 @@ def _prox_log_loss_loop(y, z0, beta, tol, max_iter, warm, out):
             for k in range(K):
                 slope += g[k] * d[k]
             t = 1.0
-            for _ in range(60):
+            # f is computed as a difference of terms of size |z|: below this
+            # its decrease is round-off, and the row has converged
+            noise = 1e-13 * (1.0 + zmax + abs(f0))
+            for _ in range(40):
                 for k in range(K):
                     trial[k] = z[k] - t * d[k]
                 f1 = _row_objective(y[i], trial, z0[i], beta, p_trial)
-                # the round-off allowance ends the search once f stops resolving
-                if f1 <= f0 - 0.25 * t * slope + 1e-15 * abs(f0):
+                if f1 <= f0 - 0.25 * t * slope + noise:
                     break
                 t *= 0.5
+            if f1 > f0 + noise:
+                break  # no step resolves a decrease: converged to round-off
             f0 = f1
             for k in range(K):
                 z[k] = trial[k]

@@ -129,7 +129,8 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
                                                       random_state=seed)
             models = build_models(hidden, seed=seed) if baselines else {}
             for label, params in candidates.items():
-                models[label] = ADMMClassifier(hidden, random_state=seed, **params)
+                models[label] = ADMMClassifier(**{"hidden_layer_sizes": hidden,
+                                                  "random_state": seed, **params})
             for model_name, model in models.items():
                 pipe = make_pipeline(StandardScaler(), clone(model))
                 start = time.perf_counter()
