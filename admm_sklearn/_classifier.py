@@ -137,10 +137,11 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         score is ``n_iter_no_change`` sweeps old and return the best network.
     validation_fraction : float, default=0.1
         Share of training data held out when ``early_stopping`` is set.
-    n_iter_no_change : int, default=50
+    n_iter_no_change : int, default=200
         Sweeps without improvement tolerated before stopping (the patience,
-        in sweeps: the method needs hundreds, so it is longer than
-        MLPClassifier's 10 epochs).
+        in sweeps: the method needs hundreds, and its validation accuracy
+        can stall for a hundred sweeps and then rise again, as on moons, so
+        it is far longer than MLPClassifier's 10 epochs).
     backend : {'serial', 'joblib', 'mpi'} or Backend, default='serial'
         Where the data shards live; see :mod:`admm_sklearn.backends`.
     n_jobs : int, default=None
@@ -257,7 +258,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
                  beta=0.1, beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
                  multipliers="all", early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=50, backend="serial",
+                 validation_fraction=0.1, n_iter_no_change=200, backend="serial",
                  n_jobs=None, dtype="float64", random_state=None, verbose=0,
                  warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -496,6 +497,7 @@ class _Fit:
             history = {k: list(v) for k, v in prev.items()}
 
         best_score, best_weights, best_sweep, stall, converged = -np.inf, None, 0, 0, False
+        last_output = None
         if resume:
             backend.shards = est._solver_shards
         else:
@@ -524,7 +526,11 @@ class _Fit:
                     score = np.nan
                     if not in_warmup and (solver.n_iter % VALIDATION_EVERY == 0
                                           or solver.n_iter == est.max_iter):
-                        refit = self._refit(solver, solver.weights)
+                        # warm-started from the last check's refit output
+                        # layer, near the optimum for slowly moving features
+                        refit = self._refit(solver, solver.weights[:-1] + [
+                            solver.weights[-1] if last_output is None else last_output])
+                        last_output = refit[-1]
                         score = self._score(refit, X_val, y_val)
                         if score > best_score + est.tol or best_weights is None:
                             best_sweep = solver.n_iter

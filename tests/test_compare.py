@@ -36,3 +36,30 @@ def test_bundled_and_generated_datasets_load(name):
 def test_unknown_dataset_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("mnist")
+
+
+def test_accuracy_curve_is_one_fit_scored_as_it_goes():
+    """The curve reaches the model's own max_iter, and its last point is the
+    score of one plain fit (chunks of warm-started sweeps equal one fit)."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from admm_sklearn import ADMMClassifier
+    from admm_sklearn._compare import accuracy_curve, time_to
+
+    X, y = load_dataset("moons")
+    X_tr, X_te, y_tr, y_te = train_test_split(X[:600], y[:600], random_state=0)
+    model = ADMMClassifier((16,), max_iter=40, n_warmup_iter=5, random_state=0)
+    curve = accuracy_curve(model, X_tr, y_tr, X_te, y_te, n_points=4)
+    assert [step for step, *_ in curve] == [10, 20, 30, 40]
+    seconds = [t for _, t, _, _ in curve]
+    assert seconds == sorted(seconds)
+    plain = make_pipeline(StandardScaler(), model).fit(X_tr, y_tr)
+    assert curve[-1][3] == plain.score(X_te, y_te)
+    assert curve[-1][2] == plain.score(X_tr, y_tr)
+    assert time_to(curve, 2.0) is None and time_to(curve, 0.0) == seconds[0]
+
+    mlp = MLPClassifier((8,), max_iter=6, random_state=0)
+    assert [s for s, *_ in accuracy_curve(mlp, X_tr, y_tr, X_te, y_te, n_points=3)] == [2, 4, 6]
