@@ -36,6 +36,16 @@ _DTYPES = {"float32": np.float32, "float64": np.float64, np.float32: np.float32,
            np.float64: np.float64}
 
 
+def _has_probabilities(est):
+    """``predict_proba`` exists with the log-loss only; say what to do otherwise."""
+    if est.loss != "log_loss":
+        raise AttributeError(
+            f"predict_proba needs loss='log_loss' (this estimator has loss={est.loss!r}, "
+            "whose outputs are margins): refit with loss='log_loss', or wrap it in "
+            "sklearn.calibration.CalibratedClassifierCV.")
+    return True
+
+
 class ADMMClassifier(ClassifierMixin, BaseEstimator):
     """Feed-forward network classifier trained by ADMM, without gradients.
 
@@ -391,7 +401,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         out = self._outputs(X) - LOSSES[self.loss][2]
         return out[:, 0] if out.shape[1] == 1 else out
 
-    @available_if(lambda est: est.loss == "log_loss")
+    @available_if(_has_probabilities)
     def predict_proba(self, X):
         """Class probabilities (``loss='log_loss'`` only).
 
@@ -409,7 +419,7 @@ class ADMMClassifier(ClassifierMixin, BaseEstimator):
         proba = probabilities(self._outputs(X).astype(np.float64))
         return np.hstack([1.0 - proba, proba]) if proba.shape[1] == 1 else proba
 
-    @available_if(lambda est: est.loss == "log_loss")
+    @available_if(_has_probabilities)
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba` (``loss='log_loss'`` only)."""
         return np.log(self.predict_proba(X))

@@ -158,3 +158,20 @@ def test_log_loss_gives_probabilities_consistent_with_predict():
 def test_hinge_loss_has_no_predict_proba():
     assert not hasattr(ADMMClassifier(loss="hinge"), "predict_proba")
     assert hasattr(ADMMClassifier(), "predict_proba")
+    with pytest.raises(AttributeError) as info:
+        ADMMClassifier(loss="hinge").predict_proba
+    # scikit-learn's available_if chains our explanation as the cause
+    assert "CalibratedClassifierCV" in str(info.value.__cause__)
+
+
+def test_probabilities_work_in_scoring_and_stacking():
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True)
+    admm = make_pipeline(StandardScaler(), ADMMClassifier((16,), max_iter=60, random_state=0))
+    scores = cross_val_score(admm, X, y, cv=3, scoring="neg_log_loss")
+    assert np.all(np.isfinite(scores)) and np.all(scores < 0) and scores.mean() > -0.3
+    stack = StackingClassifier([("admm", admm)], LogisticRegression(), cv=3,
+                               stack_method="predict_proba").fit(X, y)
+    assert stack.score(X, y) > 0.95

@@ -87,3 +87,33 @@ def test_log_loss_output_refit_reaches_the_convex_optimum(n_classes):
     ours = objective(np.column_stack([W, b]).ravel())
     assert ours <= ref.fun * (1 + 1e-7), (ours, ref.fun)
     assert ours < objective(np.column_stack(weights[1]).ravel())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta", [1e-3, 1.0, 1e3, 1e6])
+@pytest.mark.parametrize("n_outputs", [1, 4])
+def test_log_loss_output_update_at_saturation_and_extreme_beta(dtype, beta, n_outputs):
+    """|z| up to 1e3 (saturated sigmoid / softmax), tiny and huge beta: the
+    solution is stationary, and float32 state gets the float64 solution
+    rounded."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit, softmax
+
+    rng = np.random.default_rng(7)
+    y, _, lam = _rows(60, n_outputs, seed=5)
+    m = rng.choice([-1e3, -30.0, 0.0, 30.0, 1e3], size=y.shape) + rng.normal(0, 1, y.shape)
+    m, lam = m.astype(dtype).astype(float), lam.astype(dtype).astype(float)
+    z = _prox_log_loss(y, m, lam, beta, np.empty_like(m))[0]
+    p = expit(z) if n_outputs == 1 else softmax(z, axis=1)
+    grad = p - y + lam + 2 * beta * (z - m)
+    assert np.all(np.abs(grad) <= 1e-6 * (1 + np.abs(lam) + 2 * beta * np.abs(z - m)))
+    low = _prox_log_loss(y, m.astype(dtype), lam.astype(dtype), beta,
+                         np.empty(m.shape, dtype=dtype))[0]
+    np.testing.assert_allclose(low, z, rtol=1e-6, atol=1e-6)
+    if n_outputs == 1:  # one dimension: a bounded scalar search is the brute force
+        for i in range(len(m)):
+            def f(v, i=i):
+                return _row_loss(y[i], [v]) + lam[i, 0] * v + beta * (v - m[i, 0]) ** 2
+            ref = minimize_scalar(f, bracket=(z[i, 0] - 1.0, z[i, 0] + 1.0),
+                                  options={"xtol": 1e-12})
+            assert f(z[i, 0]) <= ref.fun + 1e-9 * max(1.0, abs(ref.fun))
