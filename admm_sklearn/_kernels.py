@@ -228,6 +228,7 @@ def _log_loss_sum_loop(y, z):
         total += _row_objective(y[i], zi, zi, 0.0, p)
     return total
 
+
 if njit is not None:
     # reassoc/contract only: the sum may be reordered and fused, but NaN and
     # inf still propagate, so the divergence guard keeps working.

@@ -23,6 +23,7 @@ from scipy.special import expit, log_expit, logsumexp, softmax
 
 from ._kernels import log_loss_sum_rows, prox_log_loss_rows
 
+
 def prox_hinge(y, m, lam, beta, out):
     """Final-layer output update of Algorithm 1, entrywise.
 
