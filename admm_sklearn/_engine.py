@@ -275,7 +275,8 @@ class ADMMSolver:
         if self.n_layers < 2 or n_sweeps == 0:
             return W, b
         try:
-            (gram,) = backend.map_sum(_shard.start_polish, weights, self.activation)
+            (gram,) = backend.map_sum(_shard.start_polish, weights, self.activation,
+                                      self.loss == "hinge")
             if not np.all(np.isfinite(gram)):
                 self.diverged()
             if self.loss == "log_loss":
@@ -313,7 +314,7 @@ class ADMMSolver:
         for _ in range(n_sweeps):
             (cross,) = backend.map_sum(_shard.logistic_refit_step, momentum[:, :-1],
                                        momentum[:, -1])
-            grad = cross.copy()
+            grad = cross  # a fresh array from the reduction
             grad[:, :-1] += 2.0 * c * momentum[:, :-1]
             if not np.all(np.isfinite(grad)):
                 self.diverged()

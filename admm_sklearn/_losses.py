@@ -131,11 +131,12 @@ def _prox_log_loss(y, m, lam, beta, out, tol=1e-10, max_iter=100, compiled=True,
         noise = 1e-13 * (1.0 + np.abs(za).max(axis=1) + np.abs(f0))
         for _ in range(40):
             trial = za - t[:, None] * d
-            bad = objective(ya, trial, ca) > f0 - 0.25 * t * slope + noise
+            f_trial = objective(ya, trial, ca)
+            bad = f_trial > f0 - 0.25 * t * slope + noise
             if not bad.any():
                 break
             t[bad] *= 0.5
-        stuck = objective(ya, trial, ca) > f0 + noise
+        stuck = f_trial > f0 + noise
         z[active[~stuck]] = trial[~stuck]
         active = active[~stuck]
     out[...] = z

@@ -318,13 +318,14 @@ def _output_step(A, z, lam, y, W, b, beta, multiplier_step, loss):
 
 
 # -- output polish: the last layer refitted on the network's own features ----
-def start_polish(shard, weights, activation):
+def start_polish(shard, weights, activation, admm_state=True):
     """Set up a refit of the output layer on forward-pass features.
 
     ``F = h(... h(W_1 a_0 + b_1) ...)`` (the last hidden layer of the network
-    as it predicts), ``z = W_L F + b_L`` and a copy of ``lambda`` as a warm
-    start, kept beside (not in) the ADMM state so that a ``warm_start`` fit
-    can continue that state. Returns ``[F; 1][F; 1]^T``.
+    as it predicts) and, if ``admm_state`` (the hinge's ADMM polish; the
+    log-loss refit needs ``F`` alone), ``z = W_L F + b_L`` and a copy of
+    ``lambda`` as a warm start, kept beside (not in) the ADMM state so that a
+    ``warm_start`` fit can continue that state. Returns ``[F; 1][F; 1]^T``.
     """
     h = ACTIVATIONS[activation][0]
     F = shard.x
@@ -332,10 +333,12 @@ def start_polish(shard, weights, activation):
         F = F @ W.T.astype(shard.dtype)
         F += b.astype(shard.dtype)
         h(F, out=F)
-    W, b = weights[-1]
-    z = F @ W.T.astype(shard.dtype)
-    z += b.astype(shard.dtype)
-    shard.polish = (F, z, shard.lam.copy())
+    shard.polish = (F, None, None)
+    if admm_state:
+        W, b = weights[-1]
+        z = F @ W.T.astype(shard.dtype)
+        z += b.astype(shard.dtype)
+        shard.polish = (F, z, shard.lam.copy())
     return (augmented_gram(F),)
 
 
