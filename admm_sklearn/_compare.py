@@ -1,11 +1,13 @@
-"""``python -m admm_sklearn compare``: ADMM against MLPClassifier, same data.
+"""``python -m admm_sklearn compare``: ADMM against the MLP estimators, same data.
 
 Every model is ``make_pipeline(StandardScaler(), model)`` scored by the same
-stratified k-fold split; the table reports test accuracy (mean and std over
-folds) and fit time, with logistic regression as the linear floor. Time to a
-target accuracy is read off one more fit on the first fold, scored every
-tenth of its iterations (:func:`accuracy_curve`); those (seconds, accuracy)
-points are also what ``--plot`` draws.
+k-fold split (stratified for classification); the table reports the test
+score (accuracy, or R^2 for regression; mean and std over folds) and fit
+time, with logistic or ridge regression as the linear floor. Time to a
+target score is read off one more fit on the first fold, scored every
+tenth of its iterations (:func:`accuracy_curve`); those (seconds, score)
+points are also what ``--plot`` draws. The task follows the target
+(``--task auto``): real-valued targets are regression.
 """
 
 import argparse
@@ -13,20 +15,43 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_validate
-from sklearn.neural_network import MLPClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import type_of_target
 
 from ._classifier import PAPER_SETTINGS, ADMMClassifier
-from ._datasets import DATASETS, load_dataset
+from ._datasets import DATASETS, REGRESSION_DATASETS, load_dataset
+from ._regressor import ADMMRegressor
 
 
-def build_models(hidden, backend="serial", n_jobs=None, seed=0, verbose=0):
+def task_of(y, dataset=None):
+    """``'regression'`` for a regression set of :data:`DATASETS` or real-valued
+    targets (scikit-learn's ``type_of_target``), else ``'classification'``."""
+    if dataset in REGRESSION_DATASETS:
+        return "regression"
+    kind = type_of_target(y)
+    return "regression" if kind in ("continuous", "continuous-multioutput") \
+        else "classification"
+
+
+def build_models(hidden, backend="serial", n_jobs=None, seed=0, verbose=0,
+                 task="classification"):
     """The compared models, keyed by the name printed in the table."""
+    if task == "regression":
+        return {
+            "ADMMRegressor": ADMMRegressor(hidden_layer_sizes=hidden, backend=backend,
+                                           n_jobs=n_jobs, random_state=seed, verbose=verbose),
+            "MLPRegressor (adam)": MLPRegressor(hidden_layer_sizes=hidden, solver="adam",
+                                                random_state=seed),
+            "MLPRegressor (lbfgs)": MLPRegressor(hidden_layer_sizes=hidden, solver="lbfgs",
+                                                 random_state=seed),
+            "Ridge": Ridge(),
+        }
     return {
         "ADMMClassifier": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
                                          random_state=seed, verbose=verbose),
@@ -40,34 +65,37 @@ def build_models(hidden, backend="serial", n_jobs=None, seed=0, verbose=0):
 
 
 def accuracy_curve(model, X_train, y_train, X_test, y_test, n_points=10, max_steps=None):
-    """Training and test accuracy against fit time, from one fit scored as it goes.
+    """Training and test score against fit time, from one fit scored as it goes.
 
     The fit runs ``max_steps`` iterations (default: the model's ``max_iter``:
     ADMM sweeps, MLP epochs, solver iterations) in ``n_points`` chunks and
     scores the model after each chunk, so the whole curve costs about one
-    fit. ADMMClassifier continues through ``warm_start`` (with the same
+    fit. The ADMM estimators continue through ``warm_start`` (with the same
     data it keeps its full state, so chunks of k sweeps equal one fit; each
     point is the network the user would get, output refit included, and its
     time includes that refit); stochastic MLPs through ``partial_fit`` (Adam's
     moments kept); other models (lbfgs, logistic regression) through
     ``warm_start``, which restarts their solver's memory at each chunk.
     Features are standardised on the training part, as in every comparison.
+    The score is the model's own (accuracy, or R^2 for regressors).
 
     Returns
     -------
-    curve : list of (steps, seconds, train_accuracy, test_accuracy)
+    curve : list of (steps, seconds, train_score, test_score)
         ``seconds`` is the cumulative fit time, scoring excluded.
     """
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     model = clone(model)
-    total = int(max_steps or model.get_params()["max_iter"])
+    iterative = model.get_params().get("max_iter") is not None
+    # a direct solver (ridge regression's, say) is one step: a one-point curve
+    total = int(max_steps or model.get_params()["max_iter"]) if iterative else 1
     chunk = max(1, -(-total // n_points))
     incremental = hasattr(model, "partial_fit") and model.get_params().get("solver") in (
         "adam", "sgd")
-    if not incremental:
+    if iterative and not incremental:
         model.set_params(warm_start=True, max_iter=chunk)
-    classes = np.unique(y_train)
+    extra = {"classes": np.unique(y_train)} if is_classifier(model) else {}
     curve, seconds, steps = [], 0.0, 0
     while steps < total:
         n = min(chunk, total - steps)
@@ -76,9 +104,11 @@ def accuracy_curve(model, X_train, y_train, X_test, y_test, n_points=10, max_ste
             warnings.simplefilter("ignore", ConvergenceWarning)
             if incremental:
                 for _ in range(n):
-                    model.partial_fit(X_train, y_train, classes=classes)
-            else:
+                    model.partial_fit(X_train, y_train, **extra)
+            elif iterative:
                 model.set_params(max_iter=n).fit(X_train, y_train)
+            else:
+                model.fit(X_train, y_train)
         seconds += time.perf_counter() - start
         steps += n
         curve.append((steps, seconds, float(model.score(X_train, y_train)),
@@ -87,19 +117,20 @@ def accuracy_curve(model, X_train, y_train, X_test, y_test, n_points=10, max_ste
 
 
 def time_to(curve, target):
-    """Fit seconds of the first point of ``curve`` whose test accuracy reaches
+    """Fit seconds of the first point of ``curve`` whose test score reaches
     ``target``, or ``None``."""
     return next((seconds for _, seconds, _, test in curve if test >= target), None)
 
 
 def compare(X, y, hidden=(100,), folds=5, backend="serial", n_jobs=None, seed=0,
-            target=0.95, verbose=1):
+            target=0.95, verbose=1, task="classification"):
     """Cross-validate each model of :func:`build_models`; return rows of results."""
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    splitter = StratifiedKFold if task == "classification" else KFold
+    cv = splitter(folds, shuffle=True, random_state=seed)
     train, test = next(cv.split(X, y))
     rows = []
     for name, model in build_models(hidden, backend, n_jobs, seed,
-                                    verbose=int(verbose > 1)).items():
+                                    verbose=int(verbose > 1), task=task).items():
         if verbose:
             print(f"  {name}: {folds}-fold cross-validation, then time to {target:.3f} ...",
                   flush=True)
@@ -110,8 +141,8 @@ def compare(X, y, hidden=(100,), folds=5, backend="serial", n_jobs=None, seed=0,
             curve = accuracy_curve(model, X[train], y[train], X[test], y[test])
         rows.append({
             "model": name,
-            "accuracy_mean": float(np.mean(res["test_score"])),
-            "accuracy_std": float(np.std(res["test_score"])),
+            "score_mean": float(np.mean(res["test_score"])),
+            "score_std": float(np.std(res["test_score"])),
             "fit_seconds": float(np.mean(res["fit_time"])),
             "seconds_to_target": time_to(curve, target),
             "curve": curve,
@@ -120,14 +151,14 @@ def compare(X, y, hidden=(100,), folds=5, backend="serial", n_jobs=None, seed=0,
     return rows
 
 
-def format_table(rows, target):
-    head = (f"{'model':<26} {'accuracy':>17} {'fit time (s)':>13} "
+def format_table(rows, target, metric="accuracy"):
+    head = (f"{'model':<26} {metric:>17} {'fit time (s)':>13} "
             f"{'time to ' + format(target, '.3f') + ' (s)':>20}")
     lines = [head, "-" * len(head)]
     for r in rows:
         reached = "not reached" if r["seconds_to_target"] is None \
             else f"{r['seconds_to_target']:.3f}"
-        lines.append(f"{r['model']:<26} {r['accuracy_mean']:>8.4f} +- {r['accuracy_std']:.4f}"
+        lines.append(f"{r['model']:<26} {r['score_mean']:>8.4f} +- {r['score_std']:.4f}"
                      f" {r['fit_seconds']:>13.3f} {reached:>20}")
     return "\n".join(lines)
 
@@ -146,7 +177,7 @@ def _plot(rows, path):
         ax.plot(seconds, accuracy, "o-", label=r["model"])
     ax.set_xscale("log")
     ax.set_xlabel("fit time (s), one fit scored as it goes, first fold")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test score (accuracy or R^2)")
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
@@ -155,7 +186,7 @@ def _plot(rows, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m admm_sklearn")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("compare", help="cross-validate ADMMClassifier against MLPClassifier")
+    p = sub.add_parser("compare", help="cross-validate the ADMM estimator against the MLP's")
     p.add_argument("--dataset", default="breast_cancer",
                    help=f"one of {', '.join(sorted(DATASETS))}, or a .csv/.npz path")
     p.add_argument("--hidden", default="100",
@@ -164,25 +195,34 @@ def main(argv=None):
     p.add_argument("--n-jobs", type=int, default=None)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--target", type=float, default=0.95,
-                   help="accuracy whose time to reach is reported (default: 0.95)")
+    p.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
+                   help="auto (default): regression for real-valued targets")
+    p.add_argument("--target", type=float, default=None,
+                   help="score whose time to reach is reported (default: 0.95 accuracy, "
+                        "0.8 R^2)")
     p.add_argument("--plot", default=None, help="write accuracy vs time to this PNG")
     p.add_argument("--verbose", action="store_true",
                    help="also print one line per ADMM sweep of every fit")
     args = parser.parse_args(argv)
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     X, y = load_dataset(args.dataset)
+    task = task_of(y, args.dataset) if args.task == "auto" else args.task
+    regression = task == "regression"
+    target = args.target if args.target is not None else 0.8 if regression else 0.95
+    what = "real-valued target" if regression else f"{len(np.unique(y))} classes"
     print(f"dataset {args.dataset}: {X.shape[0]} samples, {X.shape[1]} features, "
-          f"{len(np.unique(y))} classes; hidden layers {hidden}; {args.folds}-fold CV")
-    rows = compare(X, y, hidden, args.folds, args.backend, args.n_jobs, args.seed, args.target,
-                   verbose=2 if args.verbose else 1)
+          f"{what} ({task}); hidden layers {hidden}; {args.folds}-fold CV")
+    rows = compare(X, y, hidden, args.folds, args.backend, args.n_jobs, args.seed, target,
+                   verbose=2 if args.verbose else 1, task=task)
     print()
-    print(format_table(rows, args.target))
+    metric = "R^2" if regression else "accuracy"
+    print(format_table(rows, target, metric))
     mlps = [r for r in rows if r["model"].startswith("MLP")]
     ours = rows[0]
-    gap = 100 * (ours["accuracy_mean"] - max(r["accuracy_mean"] for r in mlps))
+    gap = ours["score_mean"] - max(r["score_mean"] for r in mlps)
     slower = ours["fit_seconds"] / min(r["fit_seconds"] for r in mlps)
-    print(f"\nADMMClassifier vs best MLPClassifier: {gap:+.2f} points of accuracy, "
+    gap_text = f"{gap:+.3f} R^2" if regression else f"{100 * gap:+.2f} points of accuracy"
+    print(f"\n{ours['model']} vs best {mlps[0]['model'].split()[0]}: {gap_text}, "
           f"{slower:.2f}x the fit time of the faster MLP.")
     if args.plot:
         _plot(rows, args.plot)

@@ -1,5 +1,6 @@
 """Datasets that need no download: scikit-learn's bundled sets, seeded
-synthetic sets that need non-linear features, and user files.
+synthetic sets that need non-linear features (classification, and two
+regression sets), and user files.
 
 Shared by ``python -m admm_sklearn compare`` and ``benchmarks/``.
 """
@@ -41,7 +42,15 @@ DATASETS = {
         n_samples=4000, n_features=6, n_classes=2, random_state=0),
     "classification_40k": lambda: _classification(40_000),
     "classification_400k": lambda: _classification(400_000),
+    # regression (real-valued targets)
+    "diabetes": lambda: skd.load_diabetes(return_X_y=True),
+    "friedman1": lambda: skd.make_friedman1(n_samples=20_000, noise=1.0, random_state=0),
 }
+
+
+#: The regression sets of :data:`DATASETS` (diabetes's targets are whole
+#: numbers, so they cannot be told from class labels by their values).
+REGRESSION_DATASETS = ("diabetes", "friedman1")
 
 
 def load_dataset(name, label_column=-1):

@@ -64,7 +64,7 @@ class ADMMSolver:
         W_L and a_{L-1} updates; step ``2 beta``). ``'all'``: also scaled
         multipliers ``u_l, v_l`` on every hidden constraint ``a_l = h(z_l)``,
         ``z_l = W_l a_{l-1}``, so that a fixed point satisfies them exactly.
-    loss : {'hinge', 'log_loss'}
+    loss : {'hinge', 'log_loss', 'squared_error'}
         Output loss; its prox is the ``z_L`` update (see ``_losses``).
 
     Attributes
@@ -180,7 +180,8 @@ class ADMMSolver:
         multiplied by ``init_scale``).
         """
         (self._gram[0],) = backend.map_sum(_shard.input_gram)
-        self.n_samples = int(round(self._gram[0][-1, -1]))
+        # the total sample weight: the row count when unweighted
+        self.n_samples = float(self._gram[0][-1, -1])
         self._standardizer = self._make_standardizer(self._gram[0])
         self._input_factor = None
         if init == "gaussian":
@@ -269,7 +270,8 @@ class ADMMSolver:
 
         With ``loss='log_loss'`` the same convex problem is solved directly
         (:meth:`_refit_log_loss`), up to ``n_sweeps`` passes, until
-        no weight moves by ``tol`` (relative).
+        no weight moves by ``tol`` (relative); with ``loss='squared_error'``
+        it is one ridge solve (:meth:`_refit_squared_error`).
         """
         W, b = weights[-1]
         if self.n_layers < 2 or n_sweeps == 0:
@@ -281,6 +283,8 @@ class ADMMSolver:
                 self.diverged()
             if self.loss == "log_loss":
                 return self._refit_log_loss(backend, gram, W, b, n_sweeps, tol)
+            if self.loss == "squared_error":
+                return self._refit_squared_error(backend, gram)
             factor = GramFactor(gram, self._ridge())
             for _ in range(n_sweeps):
                 _, cross = backend.map_sum(_shard.polish_step, W, b, self.beta)
@@ -290,6 +294,18 @@ class ADMMSolver:
         finally:
             backend.map(_shard.end_polish)  # local: frees memory, no collective
         return W, b
+
+    def _refit_squared_error(self, backend, gram):
+        """Exact output layer for the squared error: ridge regression on the features.
+
+        ``min_W ||Y - W F - b||^2 / 2 + c ||W||^2`` (``c = beta ridge``, the
+        ridge of the ADMM objective) is ``[W, b] = Y^T [F, 1] (G + 2 c D)^{-1}``:
+        one pass for the cross Gram, one solve.
+        """
+        (cross,) = backend.map_sum(_shard.targets_cross)
+        if not np.all(np.isfinite(cross)):
+            self.diverged()
+        return solve_weights(cross, gram, 2.0 * self.beta * self._ridge())
 
     def _refit_log_loss(self, backend, gram, W, b, n_sweeps, tol):
         """Exact output layer for the log-loss: majorise-minimise, accelerated.

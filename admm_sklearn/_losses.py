@@ -16,7 +16,16 @@ multinomial (softmax) cross-entropy for several, so the outputs are logits
 and the decision threshold is 0. Its prox has no closed form; a safeguarded
 Newton iteration (Armijo backtracking on the strongly convex row problem,
 Sherman-Morrison for the softmax Hessian) solves it to round-off.
+
+``'squared_error'`` (regression): ``||z - y||^2 / 2`` on real targets, as in
+MLPRegressor. Its prox is an average: closed form.
+
+Each loss's value takes optional sample weights ``w`` (one per row) and then
+returns ``sum_n w_n loss(z_n, y_n)``; the updates are per row and do not
+depend on them.
 """
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 from scipy.special import expit, log_expit, logsumexp, softmax
@@ -45,9 +54,16 @@ def prox_hinge(y, m, lam, beta, out):
     return out
 
 
-def hinge_loss_sum(y, z):
+def _weighted_sum(rows, w):
+    """``sum_n w_n rows_n`` over the rows of an entrywise loss, in float64."""
+    if w is None:
+        return float(rows.sum(dtype=np.float64))
+    return float(w.astype(np.float64) @ rows.sum(axis=1, dtype=np.float64))
+
+
+def hinge_loss_sum(y, z, w=None):
     """Separable 0/1 hinge of section 6, summed: ``max(1-z,0)`` if y else ``max(z,0)``."""
-    return float(np.where(y > 0.5, np.maximum(1.0 - z, 0), np.maximum(z, 0)).sum(dtype=np.float64))
+    return _weighted_sum(np.where(y > 0.5, np.maximum(1.0 - z, 0), np.maximum(z, 0)), w)
 
 
 def _log_loss_rows(y, z):
@@ -57,11 +73,12 @@ def _log_loss_rows(y, z):
     return logsumexp(z, axis=1) - np.einsum("ij,ij->i", y, z)
 
 
-def log_loss_sum(y, z, compiled=True):
-    """Logistic / multinomial cross-entropy of logits ``z``, summed."""
-    total = log_loss_sum_rows(y, z) if compiled else None
+def log_loss_sum(y, z, w=None, compiled=True):
+    """Logistic / multinomial cross-entropy of logits ``z``, summed (weighted by ``w``)."""
+    total = log_loss_sum_rows(y, z) if compiled and w is None else None
     if total is None:
-        total = _log_loss_rows(y, np.asarray(z, dtype=np.float64)).sum()
+        rows = _log_loss_rows(y, np.asarray(z, dtype=np.float64))
+        total = rows.sum() if w is None else np.asarray(w, dtype=np.float64) @ rows
     return float(total)
 
 
@@ -154,9 +171,53 @@ def update_log_loss_outputs(y, m, lam, beta, out):
     return _prox_log_loss(y, m, lam, beta, out, warm=bool(np.all(np.isfinite(out))))[1]
 
 
-#: name -> (output update writing ``z_L`` into ``out`` and returning the
-#: summed loss there, summed loss, decision threshold of an output unit)
+def prox_squared_error(y, m, lam, beta, out):
+    """``out = argmin_z ||z - y||^2 / 2 + <lam, z> + beta ||z - m||^2``, entrywise.
+
+    Setting the derivative ``z - y + lam + 2 beta (z - m)`` to zero gives the
+    weighted average ``z = (y - lam + 2 beta m) / (1 + 2 beta)``.
+    """
+    np.multiply(m, 2.0 * beta, out=out)
+    out += y
+    if lam is not None:
+        out -= lam
+    out /= 1.0 + 2.0 * beta
+    return out
+
+
+def squared_error_sum(y, z, w=None):
+    """``sum_n w_n ||z_n - y_n||^2 / 2`` (MLPRegressor's loss, not averaged)."""
+    return 0.5 * _weighted_sum(np.square(z - y), w)
+
+
+def update_squared_error_outputs(y, m, lam, beta, out):
+    """Output update with the squared error; returns the loss at the solution."""
+    return squared_error_sum(y, prox_squared_error(y, m, lam, beta, out))
+
+
+class Loss(NamedTuple):
+    """One output loss: everything the engine and the passes look up by name."""
+
+    #: ``update(y, m, lam, beta, out)`` writes ``z_L`` (the prox) into
+    #: ``out`` and returns the summed loss there
+    update: Callable
+    #: ``value(y, z, w=None)``: the loss summed over rows, weighted by ``w``
+    value: Callable
+    #: decision threshold of an output unit (``None`` for regression)
+    threshold: float | None
+    #: what ``y`` holds: ``'indicators'`` (0/1, one column per output unit)
+    #: or ``'standardized'`` (real targets, zero mean and unit variance)
+    targets: str
+
+
+#: name -> :class:`Loss`
 LOSSES = {
-    "hinge": (update_hinge_outputs, hinge_loss_sum, 0.5),
-    "log_loss": (update_log_loss_outputs, log_loss_sum, 0.0),
+    "hinge": Loss(update_hinge_outputs, hinge_loss_sum, 0.5, "indicators"),
+    "log_loss": Loss(update_log_loss_outputs, log_loss_sum, 0.0, "indicators"),
+    "squared_error": Loss(update_squared_error_outputs, squared_error_sum, None,
+                          "standardized"),
 }
+
+#: The classifiers' losses and the regressors'.
+CLASSIFICATION_LOSSES = tuple(k for k, v in LOSSES.items() if v.targets == "indicators")
+REGRESSION_LOSSES = tuple(k for k, v in LOSSES.items() if v.targets == "standardized")

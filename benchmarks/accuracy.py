@@ -7,6 +7,7 @@ MLPClassifier (adam, lbfgs) and logistic regression, same splits.
     python benchmarks/accuracy.py --quick --curves        # + time-to-accuracy
     python benchmarks/accuracy.py --holdout --seeds 6     # sets outside the suite
     python benchmarks/accuracy.py --hard --seeds 3        # the hard tier
+    python benchmarks/accuracy.py --regression --seeds 3  # ADMMRegressor
 
 Each (dataset, seed) is a 75/25 stratified split (seeded), features
 standardised on the training part. Prints mean test and training accuracy
@@ -16,6 +17,11 @@ different there), mean fit time, and writes every fit to JSON. With
 model scored ten times as it goes (:func:`admm_sklearn._compare.accuracy_curve`,
 to the model's own ``max_iter``); the table then gives each model's time to
 come within one point of MLPClassifier (adam)'s final accuracy on that split.
+
+``--regression``: ADMMRegressor against MLPRegressor (adam, lbfgs) and
+ridge regression on diabetes and Friedman #1 (20,000 rows, noise 1.0); the
+score is then R^2 (the JSON key stays ``test_accuracy``), the splits plain
+(not stratified) 75/25.
 
 The hard tier (``--hard``) is reported apart from the suite: letter
 recognition (real; ``../shared/data/letter.npz``, skipped with a message if
@@ -34,17 +40,26 @@ import numpy as np
 import sklearn.datasets as skd
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from admm_sklearn import ADMMClassifier  # noqa: E402
-from admm_sklearn._compare import accuracy_curve, build_models, time_to  # noqa: E402
+from admm_sklearn import ADMMClassifier, ADMMRegressor  # noqa: E402
+from admm_sklearn._compare import accuracy_curve, build_models, task_of, time_to  # noqa: E402
 from admm_sklearn._datasets import load_dataset  # noqa: E402
 
 QUICK = ["breast_cancer", "digits_0_vs_2", "wine", "moons", "circles", "gaussian_quantiles"]
 FULL = QUICK + ["digits", "classification_40k", "classification_400k"]
+REGRESSION = ["diabetes", "friedman1"]
+#: Regression sets not used to choose ADMMRegressor's defaults
+#: (``--regression --holdout``).
+REGRESSION_HOLDOUT = {
+    "friedman2": lambda: skd.make_friedman2(5000, noise=10.0, random_state=1),
+    "friedman3": lambda: skd.make_friedman3(5000, noise=0.1, random_state=1),
+    "sine_of_sum_20d": lambda: _sine_of_sum(),
+}
 #: Sets outside the suite (``--holdout``), first run after the third
 #: session's defaults were chosen: a check that they generalise beyond it.
 HOLDOUT = {
@@ -83,6 +98,14 @@ def _spirals(n=6000, turns=1.5, noise=0.035, n_noise=8, seed=0):
     return X @ Q, np.repeat([0, 1], n // 2)
 
 
+def _sine_of_sum(n=8000, d=20, seed=1):
+    """y = sin(sum of the first 4 of d Gaussians) + 0.5 x_5 x_6 + noise 0.1."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.sin(X[:, :4].sum(axis=1)) + 0.5 * X[:, 4] * X[:, 5]
+    return X, y + 0.1 * rng.standard_normal(n)
+
+
 def _parity(n=6000, d=10, seed=0):
     """label = sign of the product of the first 3 of d Gaussian coordinates."""
     X = np.random.default_rng(seed).standard_normal((n, d))
@@ -102,7 +125,7 @@ HARD = {
 
 def load(name):
     """``(X, y)`` of a suite, holdout or hard-tier set; ``None`` if its file is missing."""
-    for table in (HOLDOUT, HARD):
+    for table in (HOLDOUT, HARD, REGRESSION_HOLDOUT):
         if name in table:
             return table[name]()
     return load_dataset(name)
@@ -124,14 +147,17 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
             print(f"{name}: skipped, {LETTER} is missing (the shared data folder)")
             continue
         X, y = data
+        task = task_of(y, name)
+        admm = ADMMRegressor if task == "regression" else ADMMClassifier
         for seed in seeds:
-            X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                      random_state=seed)
-            models = {k: m for k, m in build_models(hidden, seed=seed).items()
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                X, y, test_size=0.25, stratify=y if task == "classification" else None,
+                random_state=seed)
+            models = {k: m for k, m in build_models(hidden, seed=seed, task=task).items()
                       if baselines is True or k in baselines}
             for label, params in candidates.items():
-                models[label] = ADMMClassifier(**{"hidden_layer_sizes": hidden,
-                                                  "random_state": seed, **params})
+                models[label] = admm(**{"hidden_layer_sizes": hidden, "random_state": seed,
+                                        **params})
             for model_name, model in models.items():
                 pipe = make_pipeline(StandardScaler(), clone(model))
                 start = time.perf_counter()
@@ -140,10 +166,12 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
                     pipe.fit(X_tr, y_tr)
                 seconds = time.perf_counter() - start
                 acc, train_acc = pipe.score(X_te, y_te), pipe.score(X_tr, y_tr)
+                row_extra = probability_scores(pipe, X_te, y_te) if task != "regression" \
+                    else {}
                 finite = all(np.all(np.isfinite(c)) for c in getattr(pipe[-1], "coefs_", []))
                 row = {"dataset": name, "seed": seed, "model": model_name,
                        "test_accuracy": acc, "train_accuracy": train_acc,
-                       "seconds": seconds, "finite": finite}
+                       "seconds": seconds, "finite": finite, **row_extra}
                 if curves and seed == seeds[0]:
                     row["curve"] = accuracy_curve(model, X_tr, y_tr, X_te, y_te)
                 rows.append(row)
@@ -154,19 +182,40 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
     return rows
 
 
+def probability_scores(pipe, X, y):
+    """Test log-loss and Brier score of a classifier with ``predict_proba``
+    (``{}`` without it: the hinge, say)."""
+    if not hasattr(pipe, "predict_proba"):
+        return {}
+    proba = pipe.predict_proba(X)
+    labels = pipe.classes_
+    if proba.shape[1] == 2:
+        brier = brier_score_loss(y == labels[1], proba[:, 1])
+    else:
+        brier = brier_score_loss(y, proba, labels=labels)
+    return {"test_log_loss": log_loss(y, proba, labels=labels), "test_brier": brier}
+
+
 def summary(rows):
     models = list(dict.fromkeys(r["model"] for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    for key, title, fmt in (("test_accuracy", "mean test accuracy", ".4f"),
-                            ("train_accuracy", "mean training accuracy", ".4f"),
+    for key, title, fmt in (("test_accuracy", "mean test score (accuracy; R^2 for regression)",
+                             ".4f"),
+                            ("train_accuracy", "mean training score", ".4f"),
+                            ("test_log_loss", "mean test log-loss (classifiers with "
+                                              "predict_proba)", ".4f"),
+                            ("test_brier", "mean test Brier score", ".4f"),
                             ("seconds", "mean fit seconds", ".2f")):
+        if not any(key in r for r in rows):
+            continue
         print(f"\n{title} over seeds")
-        short = [m.replace("Classifier", "")[:16] for m in models]
+        short = [m.replace("Classifier", "").replace("Regressor", "")[:16] for m in models]
         print(f"{'dataset':<20}" + "".join(f"{m:>17}" for m in short))
         for d in datasets:
-            cells = [np.mean([r[key] for r in rows if r["dataset"] == d and r["model"] == m])
-                     for m in models]
-            print(f"{d:<20}" + "".join(f"{c:>17{fmt}}" for c in cells))
+            values = [[r[key] for r in rows if r["dataset"] == d and r["model"] == m
+                       and key in r] for m in models]
+            cells = [format(np.mean(v), fmt) if v else "-" for v in values]
+            print(f"{d:<20}" + "".join(f"{c:>17}" for c in cells))
 
 
 def time_to_accuracy(rows):
@@ -197,6 +246,8 @@ def main():
                         help="the sets outside the suite (HOLDOUT) instead")
     parser.add_argument("--hard", action="store_true",
                         help="the hard tier (HARD) instead")
+    parser.add_argument("--regression", action="store_true",
+                        help="the regression sets (REGRESSION) instead")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds first-seed .. first-seed + seeds - 1 (to add seeds to a run)")
@@ -213,8 +264,10 @@ def main():
     parser.add_argument("--curves", action="store_true",
                         help="also time-to-accuracy curves on the first seed")
     args = parser.parse_args()
-    datasets = (args.datasets.split(",") if args.datasets else list(HOLDOUT) if args.holdout
-                else list(HARD) if args.hard else QUICK if args.quick else FULL)
+    datasets = (args.datasets.split(",") if args.datasets
+                else list(REGRESSION_HOLDOUT) if args.regression and args.holdout
+                else list(HOLDOUT) if args.holdout else list(HARD) if args.hard
+                else REGRESSION if args.regression else QUICK if args.quick else FULL)
     n_seeds = args.seeds or (2 if args.quick else 5)
     seeds = range(args.first_seed, args.first_seed + n_seeds)
     hidden = tuple(int(h) for h in args.hidden.split(","))

@@ -63,3 +63,18 @@ def test_accuracy_curve_is_one_fit_scored_as_it_goes():
 
     mlp = MLPClassifier((8,), max_iter=6, random_state=0)
     assert [s for s, *_ in accuracy_curve(mlp, X_tr, y_tr, X_te, y_te, n_points=3)] == [2, 4, 6]
+
+
+def test_compare_detects_regression_from_the_target(capsys, tmp_path):
+    X, y = load_dataset("friedman1")
+    path = tmp_path / "friedman.csv"
+    np.savetxt(path, np.column_stack([X[:300], y[:300]]), delimiter=",",
+               header=",".join("abcdefghijk"), comments="")
+    assert main(["compare", "--dataset", str(path), "--folds", "2", "--hidden", "8"]) == 0
+    out = capsys.readouterr().out
+    for name in ("(regression)", "ADMMRegressor", "MLPRegressor (adam)",
+                 "MLPRegressor (lbfgs)", "Ridge", "time to 0.800", "R^2"):
+        assert name in out
+    # a named regression set whose targets are whole numbers is regression too
+    assert main(["compare", "--dataset", "diabetes", "--folds", "2", "--hidden", "4"]) == 0
+    assert "(regression)" in capsys.readouterr().out

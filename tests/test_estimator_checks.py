@@ -1,13 +1,29 @@
-"""The scikit-learn estimator contract."""
+"""The scikit-learn estimator contract, sample-weight checks included."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from admm_sklearn import ADMMClassifier
+from admm_sklearn import ADMMClassifier, ADMMRegressor
+
+
+def _expected_failures(estimator):
+    if estimator.dtype == "float32":
+        # The check compares weighted and repeated-row fits to rtol 1e-7:
+        # in float32 state the two sum their Grams in a different order, and
+        # the round-off (1e-7 relative per sum) compounds over 800 sweeps. The
+        # float64 instances pass it; tests/test_sample_weight.py holds float64
+        # fits to 1e-8 on every backend.
+        return {"check_sample_weight_equivalence_on_dense_data":
+                "float32 round-off exceeds the check's 1e-7 tolerance"}
+    return {}
 
 
 @parametrize_with_checks([ADMMClassifier(random_state=0),
                           ADMMClassifier((8, 6), backend="joblib", n_jobs=2,
                                          dtype="float32", random_state=0),
-                          ADMMClassifier(loss="log_loss", random_state=0)])
+                          ADMMClassifier(loss="hinge", random_state=0),
+                          ADMMRegressor(random_state=0),
+                          ADMMRegressor(hidden_layer_sizes=(8, 6), backend="joblib", n_jobs=2,
+                                        dtype="float32", random_state=0)],
+                         expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_contract(estimator, check):
     check(estimator)

@@ -8,7 +8,13 @@ from scipy.special import logsumexp
 
 from admm_sklearn._backends import SerialBackend
 from admm_sklearn._engine import ADMMSolver
-from admm_sklearn._losses import _prox_log_loss, log_loss_sum, prox_log_loss
+from admm_sklearn._losses import (
+    _prox_log_loss,
+    log_loss_sum,
+    prox_log_loss,
+    prox_squared_error,
+    squared_error_sum,
+)
 
 
 def _row_loss(y, z):
@@ -117,3 +123,61 @@ def test_log_loss_output_update_at_saturation_and_extreme_beta(dtype, beta, n_ou
             ref = minimize_scalar(f, bracket=(z[i, 0] - 1.0, z[i, 0] + 1.0),
                                   options={"xtol": 1e-12})
             assert f(z[i, 0]) <= ref.fun + 1e-9 * max(1.0, abs(ref.fun))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta", [1e-6, 1e-3, 1.0, 1e3, 1e6])
+def test_squared_error_output_update_is_the_minimiser(dtype, beta):
+    """Closed-form prox of ||z - y||^2 / 2 against a bounded scalar search per
+    entry, at |z| up to 1e3 and for tiny and huge beta."""
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(11)
+    shape = (30, 2)
+    y = rng.normal(0.0, 2.0, shape)
+    m = rng.choice([-1e3, -3.0, 0.0, 3.0, 1e3], size=shape) + rng.normal(0, 1, shape)
+    lam = rng.normal(0.0, 1.0, shape)
+    y, m, lam = (a.astype(dtype) for a in (y, m, lam))
+    z = prox_squared_error(y, m, lam, beta, np.empty_like(m))
+    assert z.dtype == dtype
+    for i, j in np.ndindex(shape):
+        yy, mm, ll = float(y[i, j]), float(m[i, j]), float(lam[i, j])
+
+        def f(v, yy=yy, mm=mm, ll=ll):
+            return 0.5 * (v - yy) ** 2 + ll * v + beta * (v - mm) ** 2
+        ref = minimize_scalar(f, bracket=(min(yy, mm) - 10.0, max(yy, mm) + 10.0),
+                              options={"xtol": 1e-14})
+        rtol = 1e-5 if dtype == np.float32 else 1e-9
+        assert f(float(z[i, j])) <= ref.fun + rtol * max(1.0, abs(ref.fun))
+    # the weighted value is the row-weighted sum
+    w = rng.uniform(0, 3, shape[0])
+    assert squared_error_sum(y, z, w) == pytest.approx(
+        float(w @ (0.5 * np.square(z.astype(float) - y).sum(axis=1))), rel=1e-6)
+
+
+def test_squared_error_output_refit_is_ridge_regression_on_the_features():
+    rng = np.random.default_rng(5)
+    n, d, hidden = 150, 4, 7
+    X = rng.normal(size=(n, d))
+    Y = np.c_[np.sin(X[:, 0]) + X[:, 1], X[:, 2] ** 2]
+    w = rng.uniform(0.0, 2.0, n)
+    sizes = (d, hidden, 2)
+    weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
+               for i, o in zip(sizes[:-1], sizes[1:])]
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64, sample_weight=w)
+    solver = ADMMSolver(sizes, "relu", alpha=1e-2, multipliers="all", loss="squared_error")
+    solver.initialize(backend, "forward", weights=weights)
+    W, b = solver.polish_output(backend, weights, 1)
+    F = np.maximum(X @ weights[0][0].T + weights[0][1], 0)
+    c = solver.beta * solver.alpha * w.sum()
+
+    def objective(wb):
+        wb = wb.reshape(2, hidden + 1)
+        r = F @ wb[:, :-1].T + wb[:, -1] - Y
+        return 0.5 * w @ np.square(r).sum(axis=1) + c * np.sum(wb[:, :-1] ** 2)
+
+    ref = minimize(objective, np.zeros(2 * (hidden + 1)), method="L-BFGS-B",
+                   options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 10000})
+    ours = objective(np.column_stack([W, b]).ravel())
+    assert ours <= ref.fun * (1 + 1e-8), (ours, ref.fun)

@@ -74,3 +74,10 @@ def test_mpi_example_reads_its_rows_fits_and_saves(tmp_path):
     proc = run_mpi(str(ROOT / "examples" / "mpi_fit.py"), "--out", str(out), "--hidden", "16")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "training accuracy" in proc.stdout and out.exists()
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_mpi_weighted_fit_equals_serial_weighted_and_repeated_rows(task):
+    proc = run_mpi("weights_agree.py", task)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("OK") == 2

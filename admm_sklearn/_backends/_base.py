@@ -35,13 +35,14 @@ class Backend(ABC):
         self.shards = []
 
     # -- set-up ---------------------------------------------------------
-    def scatter(self, X, Y, dtype):
-        """Split this process's rows into shards holding ``dtype`` copies."""
+    def scatter(self, X, Y, dtype, sample_weight=None):
+        """Split this process's rows (and their weights) into shards holding
+        ``dtype`` copies."""
         offset = self.row_offset(X.shape[0])
-        self.shards = self._make_shards(X, Y, offset, dtype)
+        self.shards = self._make_shards(X, Y, sample_weight, offset, dtype)
 
     @abstractmethod
-    def _make_shards(self, X, Y, offset, dtype):
+    def _make_shards(self, X, Y, sample_weight, offset, dtype):
         """Return the list of :class:`~admm_sklearn._shard.Shard` of this process."""
 
     def release(self):
