@@ -116,3 +116,16 @@ def test_grid_search_routes_sample_weight_to_fit():
     direct = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(
         StandardScaler().fit_transform(Xr), yr, sample_weight=w)
     _assert_same_model(pipe[-1], direct, rtol=1e-12)
+
+
+def test_metadata_routing_sends_sample_weight_where_requested():
+    import sklearn
+    from sklearn.model_selection import cross_validate
+
+    X, y = _data("classification", n=200)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = ADMMClassifier((6,), max_iter=10, random_state=0)
+        est.set_fit_request(sample_weight=True).set_score_request(sample_weight=True)
+        result = cross_validate(est, X, y, cv=2, params={"sample_weight": w})
+    assert np.all(np.isfinite(result["test_score"]))
