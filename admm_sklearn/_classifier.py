@@ -209,6 +209,7 @@ class _LabelTargets:
     def __init__(self, classes, threshold):
         self.classes, self.threshold = classes, threshold
         self._binarizer = LabelBinarizer().fit(classes)
+        self.n_outputs = 1 if len(classes) == 2 else len(classes)
 
     def transform(self, y):
         return self._binarizer.transform(y).astype(np.float64)

@@ -21,6 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._activations import ACTIVATIONS
 from ._backends import Backend, make_backend
+from ._dask_input import encode_chunks, is_dask_collection, validate_dask_input
 from ._engine import ADMMSolver, forward
 
 #: Sweeps between two validation scores when ``early_stopping``: each
@@ -99,8 +100,11 @@ beta_hidden : float, default=0.1
         in sweeps: the method needs hundreds, and its validation score can
         stall for a hundred sweeps and then rise again, so it is far longer
         than the MLP estimators' 10 epochs).
-    backend : {'serial', 'joblib', 'mpi'} or Backend, default='serial'
+    backend : {'serial', 'joblib', 'mpi', 'dask'} or Backend, default='serial'
         Where the data shards live; see :mod:`admm_sklearn.backends`.
+        ``'dask'`` uses the current ``distributed`` client and also accepts
+        dask arrays and dataframes as ``X`` (their chunks stay on the
+        workers; ``pip install 'admm-sklearn[dask]'``).
     n_jobs : int, default=None
         Shards (threads) of the ``'joblib'`` backend; ``None`` means 1 unless
         in a :func:`joblib.parallel_config` context, ``-1`` all cores.
@@ -184,7 +188,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "backend": [StrOptions({"serial", "joblib", "mpi"}), Backend],
+        "backend": [StrOptions({"serial", "joblib", "mpi", "dask"}), Backend],
         "n_jobs": [None, Integral],
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
         "random_state": ["random_state"],
@@ -282,6 +286,10 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
 
     def _validate_and_agree(self, X, y, sample_weight, backend, reset):
         """Validate locally, then agree across processes before any collective."""
+        if is_dask_collection(X):  # checked on the cluster, never gathered here
+            X, y, sample_weight, info = validate_dask_input(self, X, y, sample_weight,
+                                                            backend, reset)
+            return X, y, sample_weight, self._make_targets([info], y, reset)
         error, info = None, None
         try:
             X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
@@ -380,7 +388,11 @@ class _Fit:
                 X, y, w, test_size=est.validation_fraction, random_state=seed,
                 stratify=y if self.targets.stratify else None)
             sample_weight = None if sample_weight is None else w
-        Y = self.targets.transform(y).astype(self.dtype)
+        dask_input = is_dask_collection(X)
+        if dask_input:
+            Y = encode_chunks(self.targets, y, self.dtype, self.targets.n_outputs)
+        else:
+            Y = self.targets.transform(y).astype(self.dtype)
         sizes = (X.shape[1],) + self.hidden + (Y.shape[1],)
 
         solver = getattr(est, "_solver", None) if est.warm_start else None
@@ -397,12 +409,25 @@ class _Fit:
         if resume and est.history_ is not None:
             history = {k: list(v) for k, v in est.history_.items()}
 
-        best_score, best_weights, best_sweep, stall, converged = -np.inf, None, 0, 0, False
-        last_output = None
         if resume:
             backend.shards = est._solver_shards
+        elif dask_input:
+            backend.scatter_chunks(X, Y, sample_weight, self.dtype)
         else:
             backend.scatter(X, Y, self.dtype, sample_weight)
+        try:
+            return self._sweeps(solver, history, resume, seed, sizes, X_val, y_val, w_val,
+                                fingerprint)
+        except BaseException:
+            backend.release()  # the shards' memory, on a cluster too
+            raise
+
+    def _sweeps(self, solver, history, resume, seed, sizes, X_val, y_val, w_val,
+                fingerprint):
+        """The ADMM sweeps on scattered shards, then the fitted attributes."""
+        est, backend = self.est, self.backend
+        best_score, best_weights, best_sweep, stall, converged = -np.inf, None, 0, 0, False
+        last_output = None
         with backend.running():
             if not resume:
                 warm = est.warm_start and hasattr(est, "coefs_")
@@ -488,6 +513,8 @@ class _Fit:
 
 def _fingerprint(X, y, sample_weight):
     """Cheap identity of the training rows, to decide whether state can resume."""
+    if is_dask_collection(X):  # dask names are tokens of the data
+        return (X.name, y.name, None if sample_weight is None else sample_weight.name)
     step = max(1, len(X) // 64)
     return (X.shape, float(np.sum(X[::step], dtype=np.float64)), len(y),
             None if sample_weight is None else float(np.sum(sample_weight[::step])))

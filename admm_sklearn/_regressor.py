@@ -132,6 +132,7 @@ class _RealTargets:
 
     def __init__(self, mean, std):
         self.mean, self.std = mean, std
+        self.n_outputs = len(mean)
 
     def transform(self, y):
         return (_as_columns(y) - self.mean) / self.std

@@ -45,3 +45,19 @@ def time_sweeps(backend, X, Y, hidden, dtype, repeats, warmup=2, multipliers="al
             times.append(time.perf_counter() - start)
     backend.release()
     return float(np.median(times)), sizes
+
+
+def bytes_per_sweep(backend, X, Y, hidden, dtype, sweeps=3, multipliers="all"):
+    """Pickled bytes a counting backend (``count_bytes=True``) sends and
+    receives per sweep, after the set-up and one warm sweep."""
+    sizes = (X.shape[1],) + tuple(int(h) for h in np.atleast_1d(hidden)) + (Y.shape[1],)
+    backend.scatter(X, Y, dtype)
+    solver = ADMMSolver(sizes, alpha=1e-3, dtype=dtype, multipliers=multipliers)
+    with backend.running():
+        solver.initialize(backend, "forward", seed=0)
+        solver.step(backend, True)
+        backend.bytes_sent = backend.bytes_received = 0
+        for _ in range(sweeps):
+            solver.step(backend, True)
+    backend.release()
+    return backend.bytes_sent / sweeps, backend.bytes_received / sweeps

@@ -22,9 +22,10 @@ class Backend(ABC):
     :meth:`_make_shards`, :meth:`map` and, when several processes share a
     fit (MPI), :meth:`allreduce` and :meth:`allgather`.
 
-    To plug in another engine (Dask or Ray actors, say), subclass this so
-    that each actor *keeps* its shard for the whole fit and ``map`` sends
-    it only the pass and its small arguments; see ``docs/backends.rst``.
+    To plug in another engine (Ray actors, say, as :class:`DaskBackend`
+    does with Dask's), subclass this so that each actor *keeps* its shard
+    for the whole fit and ``map`` sends it only the pass and its small
+    arguments; see ``docs/backends.rst``.
     """
 
     #: Whether the training rows are split across processes (each process
