@@ -121,7 +121,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
                  n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
                  multipliers="all", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=200, backend="serial",
-                 n_jobs=None, dtype="float64", random_state=None, verbose=0,
+                 n_jobs=None, dtype="float32", random_state=None, verbose=0,
                  warm_start=False):
         # every argument, by name, to the shared base (which stores them)
         super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})

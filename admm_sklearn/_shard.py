@@ -103,10 +103,20 @@ class Shard:
         Every per-sample update is unchanged by it (a row's whole objective
         is scaled); only the sums over rows (Gram matrices, objective terms)
         are weighted, which is what makes integer weights equal repeated rows.
+    shift : ndarray of shape (n_features,) or None
+        Subtracted from every row of ``X`` in float64, before the cast to
+        ``dtype``: the fit sees centred inputs, so a feature with a large
+        offset keeps its digits in float32 (the estimator maps the first
+        layer back to raw inputs).
     """
 
-    def __init__(self, X, Y, offset, dtype, sample_weight=None):
-        self.x = np.array(X, dtype=dtype, order="C")
+    def __init__(self, X, Y, offset, dtype, sample_weight=None, shift=None):
+        if shift is None:
+            self.x = np.array(X, dtype=dtype, order="C")
+        else:  # by row blocks: no float64 copy of the whole block
+            self.x = np.empty(X.shape, dtype=dtype)
+            for rows in _row_blocks(X.shape[0], X.shape[1]):
+                self.x[rows] = X[rows] - shift
         self.y = np.array(Y, dtype=dtype, order="C")
         self.w = None if sample_weight is None else np.array(sample_weight, dtype=dtype)
         self.offset = int(offset)

@@ -52,7 +52,8 @@ def _assert_same_model(a, b, rtol=1e-8):
         assert np.abs(c - c0).max() <= rtol * np.abs(c0).max()
 
 
-PARAMS = dict(hidden_layer_sizes=(12, 5), max_iter=25, n_warmup_iter=5, random_state=3)
+PARAMS = dict(hidden_layer_sizes=(12, 5), max_iter=25, n_warmup_iter=5, random_state=3,
+              dtype="float64")  # float64: equal to serial to round-off
 
 
 @pytest.mark.parametrize("estimator", [ADMMClassifier, ADMMRegressor])

@@ -21,7 +21,9 @@ def _expected_failures(estimator):
                           ADMMClassifier((8, 6), backend="joblib", n_jobs=2,
                                          dtype="float32", random_state=0),
                           ADMMClassifier(loss="hinge", random_state=0),
+                          ADMMClassifier(dtype="float64", random_state=0),
                           ADMMRegressor(random_state=0),
+                          ADMMRegressor(dtype="float64", random_state=0),
                           ADMMRegressor(hidden_layer_sizes=(8, 6), backend="joblib", n_jobs=2,
                                         dtype="float32", random_state=0)],
                          expected_failed_checks=_expected_failures)

@@ -46,7 +46,7 @@ def test_multi_output_targets_in_any_units():
     shifts the predictions, column by column, and nothing else."""
     X_tr, X_te, y_tr, _ = _friedman(600)
     Y = np.c_[y_tr, np.sin(X_tr[:, 0])]
-    params = dict(hidden_layer_sizes=(16,), max_iter=40, random_state=0)
+    params = dict(hidden_layer_sizes=(16,), max_iter=40, random_state=0, dtype="float64")
     reg = ADMMRegressor(**params).fit(X_tr, Y)
     assert reg.predict(X_te).shape == (len(X_te), 2) and reg.n_outputs_ == 2
     scale, shift = np.array([1e4, 1e-3]), np.array([-5e3, 7.0])
@@ -60,7 +60,7 @@ def test_multi_output_targets_in_any_units():
 
 def test_constant_target_is_predicted_exactly():
     X_tr, X_te, _, _ = _friedman(200)
-    reg = ADMMRegressor(hidden_layer_sizes=(5,), max_iter=10, random_state=0)
+    reg = ADMMRegressor(hidden_layer_sizes=(5,), max_iter=10, random_state=0, dtype="float64")
     reg.fit(X_tr, np.full(len(X_tr), 3.5))
     np.testing.assert_allclose(reg.predict(X_te), 3.5, atol=1e-8)
 
@@ -75,9 +75,10 @@ def test_early_stopping_scores_r2_on_held_out_rows():
 
 def test_warm_start_continues_the_same_fit():
     X_tr, _, y_tr, _ = _friedman(400)
-    once = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    once = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0, dtype="float64")
     once.fit(X_tr, y_tr)
-    twice = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=10, warm_start=True, random_state=0)
+    twice = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=10, warm_start=True, random_state=0,
+                          dtype="float64")
     twice.fit(X_tr, y_tr).fit(X_tr, y_tr)
     assert twice.n_iter_ == 20
     for c, c0 in zip(twice.coefs_ + twice.intercepts_, once.coefs_ + once.intercepts_):
@@ -86,10 +87,11 @@ def test_warm_start_continues_the_same_fit():
 
 def test_joblib_backend_equals_serial():
     X_tr, _, y_tr, _ = _friedman(3000)
-    serial = ADMMRegressor(hidden_layer_sizes=(12,), max_iter=15, random_state=0)
+    serial = ADMMRegressor(hidden_layer_sizes=(12,), max_iter=15, random_state=0,
+                           dtype="float64")
     serial.fit(X_tr, y_tr)
     threads = ADMMRegressor(hidden_layer_sizes=(12,), max_iter=15, backend="joblib", n_jobs=2,
-                            random_state=0).fit(X_tr, y_tr)
+                            random_state=0, dtype="float64").fit(X_tr, y_tr)
     for c, c0 in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
         assert np.abs(c - c0).max() <= 1e-8 * np.abs(c0).max()
 

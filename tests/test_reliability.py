@@ -126,12 +126,13 @@ def test_constant_duplicated_columns_and_wide_data(data):
 def test_input_units_do_not_change_the_model(data):
     # Layer 1 is solved in standardised coordinates: rescaling or shifting a
     # feature changes W_1 by the inverse map and the predictions not at all.
+    # (float64: float32 state rounds X * 1e12 and X differently, by 6e-8)
     X, y = data
-    base = small().fit(X, y)
+    base = small(dtype="float64").fit(X, y)
     # (a large shift costs digits in the raw Gram: hence the looser tolerance)
     for shifted, tol in ((X * 1e12, 1e-8), (X * 1e-12, 1e-8),
                          (X * [1.0, 1e4, 1e-3, 1.0] + 50.0, 1e-3)):
-        other = small().fit(shifted, y)
+        other = small(dtype="float64").fit(shifted, y)
         np.testing.assert_allclose(other.decision_function(shifted),
                                    base.decision_function(X), rtol=tol, atol=tol)
 
@@ -197,7 +198,7 @@ def test_interrupted_fit_leaves_fitted_model_intact(data, monkeypatch):
 def test_warm_start_ten_plus_ten_equals_twenty(data, backend):
     X, y = data
     params = dict(hidden_layer_sizes=(8,), tol=0.0, random_state=0, backend=backend,
-                  n_jobs=2, n_warmup_iter=5)
+                  n_jobs=2, n_warmup_iter=5, dtype="float64")
     once = ADMMClassifier(max_iter=20, **params).fit(X, y)
     split = ADMMClassifier(max_iter=10, warm_start=True, **params).fit(X, y)
     split.fit(X, y)
@@ -243,3 +244,14 @@ def test_random_state_makes_fits_bit_reproducible(data):
         b = small(init=init).fit(X, y)
         for c, c0 in zip(a.coefs_, b.coefs_):
             np.testing.assert_array_equal(c, c0)
+
+
+def test_float32_keeps_features_with_a_large_offset(data):
+    """The shards hold X minus its column means, subtracted in float64: a
+    feature 1e6 + x (whose digits float32 would lose) fits like x."""
+    X, y = data
+    base = small().fit(X, y)  # the default dtype, float32
+    moved = small().fit(X + 1e6, y)
+    assert moved.dtype == "float32"
+    np.testing.assert_allclose(moved.decision_function(X + 1e6), base.decision_function(X),
+                               rtol=1e-3, atol=1e-3)

@@ -36,7 +36,7 @@ def test_integer_weights_equal_repeated_rows(task, loss, backend, n_jobs):
     X, y = _data(task, n=2500)
     weights = np.random.default_rng(1).integers(0, 4, size=len(X))
     params = dict(hidden_layer_sizes=(10,), loss=loss, max_iter=30, random_state=0,
-                  backend=backend, n_jobs=n_jobs)
+                  backend=backend, n_jobs=n_jobs, dtype="float64")
     est = ESTIMATORS[task]
     weighted = est(**params).fit(X, y, sample_weight=weights)
     repeated = est(**params).fit(np.repeat(X, weights, axis=0), np.repeat(y, weights))
@@ -50,7 +50,8 @@ def test_integer_weights_equal_repeated_rows(task, loss, backend, n_jobs):
 @pytest.mark.parametrize("task,loss", LOSSES)
 def test_unit_weights_change_nothing(task, loss):
     X, y = _data(task)
-    est = ESTIMATORS[task](hidden_layer_sizes=(6,), loss=loss, max_iter=15, random_state=0)
+    est = ESTIMATORS[task](hidden_layer_sizes=(6,), loss=loss, max_iter=15, random_state=0,
+                           dtype="float64")
     plain = est.fit(X, y).coefs_
     ones = est.fit(X, y, sample_weight=np.ones(len(X))).coefs_
     for c, c0 in zip(ones, plain):
@@ -109,11 +110,12 @@ def test_grid_search_routes_sample_weight_to_fit():
     search.fit(X, y, sample_weight=w)
     assert search.best_score_ > 0.5
     # through a Pipeline, scikit-learn's step__param convention
-    pipe = make_pipeline(StandardScaler(),
-                         ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0))
+    pipe = make_pipeline(StandardScaler(), ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20,
+                                                         random_state=0, dtype="float64"))
     Xr, yr = _data("regression", n=240)
     pipe.fit(Xr, yr, admmregressor__sample_weight=w)
-    direct = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(
+    direct = ADMMRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0,
+                           dtype="float64").fit(
         StandardScaler().fit_transform(Xr), yr, sample_weight=w)
     _assert_same_model(pipe[-1], direct, rtol=1e-12)
 

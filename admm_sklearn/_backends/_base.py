@@ -36,14 +36,14 @@ class Backend(ABC):
         self.shards = []
 
     # -- set-up ---------------------------------------------------------
-    def scatter(self, X, Y, dtype, sample_weight=None):
+    def scatter(self, X, Y, dtype, sample_weight=None, shift=None):
         """Split this process's rows (and their weights) into shards holding
-        ``dtype`` copies."""
+        ``dtype`` copies of ``X - shift`` (see :class:`~admm_sklearn._shard.Shard`)."""
         offset = self.row_offset(X.shape[0])
-        self.shards = self._make_shards(X, Y, sample_weight, offset, dtype)
+        self.shards = self._make_shards(X, Y, sample_weight, offset, dtype, shift)
 
     @abstractmethod
-    def _make_shards(self, X, Y, sample_weight, offset, dtype):
+    def _make_shards(self, X, Y, sample_weight, offset, dtype, shift=None):
         """Return the list of :class:`~admm_sklearn._shard.Shard` of this process."""
 
     def release(self):

@@ -60,7 +60,7 @@ def _keep_freed_memory_for_reuse():
 class _ShardActor:
     """Lives on one worker: that worker's shards, and the passes run on them."""
 
-    def __init__(self, blocks, dtype):
+    def __init__(self, blocks, dtype, shift):
         _keep_freed_memory_for_reuse()
         # blocks: (X, Y, sample_weight or None, offset) per row block
         self.shards = []
@@ -68,7 +68,7 @@ class _ShardActor:
             X = np.asarray(X)
             if not np.all(np.isfinite(X)):
                 raise ValueError("Input X contains NaN or infinity (in a dask chunk).")
-            self.shards.append(Shard(X, Y, offset, dtype, w))
+            self.shards.append(Shard(X, Y, offset, dtype, w, shift))
 
     def run(self, fn, *args):
         return [fn(shard, *args) for shard in self.shards]
@@ -121,7 +121,7 @@ class DaskBackend(Backend):
                 "DaskBackend(client=...).") from exc
 
     # -- set-up ---------------------------------------------------------
-    def _make_shards(self, X, Y, sample_weight, offset, dtype):
+    def _make_shards(self, X, Y, sample_weight, offset, dtype, shift=None):
         """One actor per worker; numpy rows are split evenly and sent once."""
         client = self._client()
         workers = sorted(client.scheduler_info()["workers"])
@@ -133,9 +133,9 @@ class DaskBackend(Backend):
             block = client.scatter([(X[lo:hi], Y[lo:hi], w, offset + lo)], workers=[worker],
                                    direct=True)
             placed.append((worker, block))
-        return self._start_actors(client, placed, dtype)
+        return self._start_actors(client, placed, dtype, shift)
 
-    def scatter_chunks(self, X, Y, sample_weight, dtype):
+    def scatter_chunks(self, X, Y, sample_weight, dtype, shift=None):
         """Shards from row-chunked dask arrays, each built where its chunk is.
 
         ``X``, ``Y`` (and ``sample_weight``) must share their row chunks. The
@@ -165,10 +165,10 @@ class DaskBackend(Backend):
         # the actors hold their own copies now; dropping the chunk futures
         # (not cancelling them: that would cancel the actors built on them)
         # lets the scheduler free the chunks
-        self.shards = self._start_actors(client, placed, dtype)
+        self.shards = self._start_actors(client, placed, dtype, shift)
 
-    def _start_actors(self, client, placed, dtype):
-        futures = [client.submit(_ShardActor, blocks, dtype, actor=True, pure=False,
+    def _start_actors(self, client, placed, dtype, shift):
+        futures = [client.submit(_ShardActor, blocks, dtype, shift, actor=True, pure=False,
                                  **({} if worker is None else {"workers": [worker]}))
                    for worker, blocks in placed]
         try:

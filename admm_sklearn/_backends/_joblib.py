@@ -45,11 +45,11 @@ class JoblibBackend(Backend):
     def _config(self):
         return {"n_jobs": self.n_jobs}
 
-    def _make_shards(self, X, Y, sample_weight, offset, dtype):
+    def _make_shards(self, X, Y, sample_weight, offset, dtype, shift=None):
         k = max(1, min(effective_n_jobs(self.n_jobs), X.shape[0]))
         bounds = np.linspace(0, X.shape[0], k + 1).astype(int)
         return [Shard(X[lo:hi], Y[lo:hi], offset + lo, dtype,
-                      None if sample_weight is None else sample_weight[lo:hi])
+                      None if sample_weight is None else sample_weight[lo:hi], shift)
                 for lo, hi in zip(bounds[:-1], bounds[1:])]
 
     @contextmanager

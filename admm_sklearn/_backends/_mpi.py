@@ -59,8 +59,8 @@ class MPIBackend(Backend):
     def rank(self):
         return self._comm.Get_rank()
 
-    def _make_shards(self, X, Y, sample_weight, offset, dtype):
-        return [Shard(X, Y, offset, dtype, sample_weight)]
+    def _make_shards(self, X, Y, sample_weight, offset, dtype, shift=None):
+        return [Shard(X, Y, offset, dtype, sample_weight, shift)]
 
     def map(self, fn, *args):
         try:

@@ -18,8 +18,8 @@ class SerialBackend(Backend):
     ``docs/results.rst``). Use ``backend='joblib'`` for several cores.
     """
 
-    def _make_shards(self, X, Y, sample_weight, offset, dtype):
-        return [Shard(X, Y, offset, dtype, sample_weight)]
+    def _make_shards(self, X, Y, sample_weight, offset, dtype, shift=None):
+        return [Shard(X, Y, offset, dtype, sample_weight, shift)]
 
     def map(self, fn, *args):
         return [fn(shard, *args) for shard in self.shards]

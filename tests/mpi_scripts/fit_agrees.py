@@ -17,7 +17,7 @@ y[X[:, 2] > 1.2] = "maybe"
 bounds = np.linspace(0, len(X), size + 1).astype(int)
 local = slice(bounds[rank], bounds[rank + 1])
 params = dict(hidden_layer_sizes=(12, 7), init=init, max_iter=25, n_warmup_iter=5,
-              random_state=3, tol=0.0)
+              random_state=3, tol=0.0, dtype="float64")
 mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
 coefs = comm.allgather([c.copy() for c in mpi.coefs_])
 for other in coefs[1:]:

@@ -26,7 +26,8 @@ else:
     estimator = ADMMClassifier
 bounds = np.linspace(0, len(X), size + 1).astype(int)
 local = slice(bounds[rank], bounds[rank + 1])
-params = dict(hidden_layer_sizes=(9,), max_iter=30, n_warmup_iter=5, random_state=3, tol=0.0)
+params = dict(hidden_layer_sizes=(9,), max_iter=30, n_warmup_iter=5, random_state=3, tol=0.0,
+              dtype="float64")
 mpi = estimator(backend="mpi", **params).fit(X[local], y[local], sample_weight=weights[local])
 if rank == 0:
     weighted = estimator(**params).fit(X, y, sample_weight=weights)
