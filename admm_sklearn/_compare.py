@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._classifier import PAPER_SETTINGS, ADMMClassifier
 from ._datasets import DATASETS, REGRESSION_DATASETS, load_dataset
+from ._plan import add_arguments, run_command
 from ._regressor import ADMMRegressor
 
 
@@ -203,7 +204,11 @@ def main(argv=None):
     p.add_argument("--plot", default=None, help="write accuracy vs time to this PNG")
     p.add_argument("--verbose", action="store_true",
                    help="also print one line per ADMM sweep of every fit")
+    plan_parser = sub.add_parser("plan", help="memory and seconds per sweep for P MPI ranks")
+    add_arguments(plan_parser)
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        return run_command(args)
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     X, y = load_dataset(args.dataset)
     task = task_of(y, args.dataset) if args.task == "auto" else args.task

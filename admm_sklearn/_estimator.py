@@ -115,9 +115,10 @@ beta_hidden : float, default=0.1
         nine sets, three seeds each, float32 gave the test accuracy of
         float64 within 0.7 points (mean difference under 0.1) and fits 1.4x
         (letter) to 2x faster (``docs/what_we_tried.rst``, section 10).
-        Choose ``'float64'`` for features whose mean is over about 1e5 times
-        their spread when they are not standardised (float32 keeps 7 digits),
-        and to reproduce fits to round-off across backends.
+        Choose ``'float64'`` with ``alpha=0`` (the pseudo-inverse amplifies
+        the float32 Grams' round-off: the paper's settings lost up to 52
+        points in float32, so ``PAPER_SETTINGS`` pins float64), and to
+        reproduce fits to round-off across backends.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation and the validation split.
     verbose : int, default=0

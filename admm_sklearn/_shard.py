@@ -239,14 +239,16 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     beta ||z_l - W_l a_{l-1}||^2`` at the new z_l (at the shifted points when
     multipliers are on) and, for the first layer (whose input a_0 never
     changes), the cross Gram of its target and ``[a_0; 1]`` that the next W_1
-    update needs (zeros otherwise).
+    update needs (an empty array otherwise).
     """
     a, z = shard.a[layer - 1], shard.z[layer - 1]
     A = shard.inputs(layer)
     Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
     colsum = np.zeros(a.shape[1])
     cross_next = np.zeros((shard.z[layer].shape[1], a.shape[1] + 1))
-    cross = np.zeros((z.shape[1], A.shape[1] + 1))
+    # only layer 1's is needed (its input never changes); an empty array
+    # otherwise, so that the reduction moves no bytes for it
+    cross = np.zeros((z.shape[1], A.shape[1] + 1) if layer == 1 else (0,))
     penalty = 0.0
     w = shard.w
     for rows in _row_blocks(shard.n_samples, a.shape[1]):
@@ -350,7 +352,7 @@ def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale, loss="hi
     stats = _output_step(A, shard.z[-1], shard.lam, shard.y, shard.w, W, b, beta,
                          multiplier_step, loss)
     if layer > 1:
-        return stats, np.zeros((shard.z[-1].shape[1], A.shape[1] + 1))
+        return stats, np.zeros(0)  # not needed: see update_hidden_layer
     return stats, cross_gram(A, _target(shard, 1, lam_scale, slice(None)), shard.w)
 
 

@@ -81,3 +81,9 @@ def test_mpi_weighted_fit_equals_serial_weighted_and_repeated_rows(task):
     proc = run_mpi("weights_agree.py", task)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("OK") == 2
+
+
+def test_allreduce_bytes_per_sweep_equal_the_plan_model():
+    proc = run_mpi("count_bytes.py")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("OK") == 2

@@ -1,0 +1,304 @@
+"""Plan a cluster run: memory and seconds per sweep for P ranks.
+
+``python -m admm_sklearn plan --samples N --features D --hidden 300
+--classes K --ranks P`` (or :func:`plan`). Everything that depends on the
+machine is measured: a short calibration fits a few sweeps on a sample, on
+this machine, and the interpreter's own memory is read from the running
+process. Everything that depends on the cluster is modelled:
+
+* memory per rank: the caller's input rows, the per-sample ADMM state
+  (counted array by array from the layer sizes), the output refit's
+  feature array, and the fixed ``d x d`` parts;
+* bytes per sweep: exactly what the engine's reductions move (the shapes
+  of the Gram sums of :mod:`admm_sklearn._shard`'s passes, float64);
+* seconds per sweep: the calibrated compute time of ``n / P`` rows, plus
+  each reduction's allreduce time in the latency-bandwidth (Hockney) model
+  of Rabenseifner's algorithm, ``2 ceil(log2 P) alpha + 2 (P - 1) / P m
+  beta`` for ``m`` bytes (Thakur, Rabenseifner and Gropp, "Optimization of
+  collective communication operations in MPICH", IJHPCA 2005), and one
+  latency-only integer allreduce per pass (the ranks' failure check).
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+
+#: ``(alpha seconds, beta seconds per byte)`` of the allreduce model.
+#: ``node``: two MPI ranks on this project's 2-core machine, shared memory,
+#: measured by ``benchmarks/plan_check.py --interconnect`` (8 B and 8 MiB
+#: Allreduce, medians: 3.1 us and 1.6 ms, two runs). The others are typical
+#: published figures:
+#: InfiniBand HDR, 200 Gb/s and about 1 us MPI latency (NVIDIA ConnectX-6
+#: product brief); 100 Gb Ethernet with RoCE, about 3 us (same source);
+#: 10 Gb Ethernet with TCP, about 25 us (a typical MPI ping-pong over a
+#: kernel TCP stack).
+INTERCONNECTS = {
+    "node": (1.6e-6, 1.0 / 5.2e9),
+    "infiniband-hdr": (1.0e-6, 1.0 / 25e9),
+    "ethernet-100g": (3.0e-6, 1.0 / 12.5e9),
+    "ethernet-10g": (25e-6, 1.0 / 1.25e9),
+}
+
+_ITEMSIZE = {"float32": 4, "float64": 8}
+
+
+def layer_sizes(n_features, hidden, n_classes, loss="log_loss"):
+    """``(d_0, hidden..., d_L)``: one output unit for two classes (or regression)."""
+    outputs = 1 if n_classes <= 2 else n_classes
+    return (int(n_features),) + tuple(int(h) for h in hidden) + (outputs,)
+
+
+def reduction_sizes(sizes):
+    """Float64 entries of each reduction (one allreduce per pass) in a sweep.
+
+    One pass per hidden layer ``l`` (eqs. 6 and 7) returns the cross Gram of
+    layer ``l + 1`` (``d_{l+1} x (d_l + 1)``), the Gram of ``a_l`` (``(d_l +
+    1)^2``), its penalty (1) and, for ``l = 1`` only, the first layer's cross
+    Gram (``d_1 x (d_0 + 1)``); the output pass returns 4 statistics and,
+    without hidden layers, the cross Gram of ``[a_0, 1]``.
+    """
+    L = len(sizes) - 1
+    passes = []
+    for layer in range(1, L):
+        entries = sizes[layer + 1] * (sizes[layer] + 1) + (sizes[layer] + 1) ** 2 + 1
+        if layer == 1:
+            entries += sizes[1] * (sizes[0] + 1)
+        passes.append(entries)
+    passes.append(4 + (sizes[1] * (sizes[0] + 1) if L == 1 else 0))
+    return passes
+
+
+def bytes_per_sweep(sizes):
+    """Bytes each rank contributes to the sweep's data reductions."""
+    return 8 * sum(reduction_sizes(sizes))
+
+
+def state_bytes_per_sample(sizes, dtype, multipliers="all", weighted=False):
+    """Per-sample ADMM state of one shard: ``x``, targets, every ``z_l``, the
+    hidden ``a_l``, ``lambda``, and with ``multipliers='all'`` ``u_l, v_l``."""
+    hidden = sum(sizes[1:-1])
+    entries = (sizes[0] + sizes[-1] + sum(sizes[1:]) + hidden + sizes[-1]
+               + (2 * hidden if multipliers == "all" else 0) + (1 if weighted else 0))
+    return entries * _ITEMSIZE[dtype]
+
+
+def allreduce_seconds(n_bytes, ranks, alpha, beta):
+    """Rabenseifner allreduce in the latency-bandwidth model (0 for one rank)."""
+    if ranks <= 1:
+        return 0.0
+    return 2 * math.ceil(math.log2(ranks)) * alpha + 2 * (ranks - 1) / ranks * n_bytes * beta
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, seed=0):
+    """Seconds per sweep ``c0 + c1 n`` of one serial rank, fitted to two sample
+    sizes on this machine (random inputs and labels: the cost does not
+    depend on the values). Takes a few seconds."""
+    from threadpoolctl import threadpool_limits
+
+    from ._backends import SerialBackend
+    from ._engine import ADMMSolver
+
+    rng = np.random.default_rng(seed)
+    k = sizes[-1]
+    times = []
+    for n in rows:
+        X = rng.standard_normal((n, sizes[0]))
+        Y = np.eye(max(k, 2))[rng.integers(0, max(k, 2), n)][:, :k] if k > 1 else \
+            rng.integers(0, 2, (n, 1)).astype(float)
+        backend = SerialBackend()
+        backend.scatter(X, Y, dtype)
+        solver = ADMMSolver(sizes, alpha=1e-3, dtype=dtype, multipliers=multipliers,
+                            loss="log_loss", beta=0.1, beta_hidden=0.1, gamma=0.3)
+        with threadpool_limits(limits=1, user_api="blas"):
+            solver.initialize(backend, "forward", seed=0)
+            solver.step(backend, True)  # compiles the kernels, warms the caches
+            measured = []
+            for _ in range(sweeps):
+                start = time.perf_counter()
+                solver.step(backend, True)
+                measured.append(time.perf_counter() - start)
+        times.append(float(np.median(measured)))
+        backend.release()
+    c1 = (times[1] - times[0]) / (rows[1] - rows[0])
+    return {"c0": max(times[0] - c1 * rows[0], 0.0), "c1": max(c1, 0.0), "rows": list(rows),
+            "seconds": times}
+
+
+def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="float32",
+         multipliers="all", interconnect="node", alpha=None, beta=None,
+         input_itemsize=8, calibration=None, max_ranks=100_000):
+    """Predicted memory and seconds per sweep of a fit on ``ranks`` MPI ranks.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+        The training data (``n_classes=1`` or 2: one output unit).
+    hidden : sequence of int
+        ``hidden_layer_sizes``.
+    ranks : int
+        MPI ranks (one shard each; the rows split evenly).
+    dtype : {'float32', 'float64'}
+        The estimators' ``dtype`` (the per-sample state).
+    multipliers : {'all', 'output', 'bregman'}
+        As in the estimators (``'all'`` keeps two more hidden-sized arrays).
+    interconnect : str
+        ``'node'`` (measured on this project's machine), ``'infiniband-hdr'``,
+        ``'ethernet-100g'`` or ``'ethernet-10g'`` (typical published figures).
+    alpha, beta : float or None
+        Allreduce latency (seconds) and inverse bandwidth (seconds per
+        byte); ``None``: the interconnect's.
+    input_itemsize : int
+        Bytes per input value as the caller holds ``X`` (8 for float64).
+    calibration : dict or None
+        A previous result's ``calibration`` to reuse; ``None`` measures it
+        (a few seconds).
+    max_ranks : int
+        Largest rank count searched for ``communication_bound_ranks``.
+
+    Returns
+    -------
+    report : dict
+        Memory per rank split into ``data``, ``state``, ``refit``, ``fixed``
+        and ``runtime`` bytes, ``bytes_per_sweep``, ``compute_seconds``,
+        ``allreduce_seconds``, ``seconds_per_sweep``, and
+        ``communication_bound_ranks``: the smallest power of two of ranks at which
+        the allreduce is more than half of a sweep (``None`` below
+        ``max_ranks``).
+    """
+    _check(n_samples, n_features, hidden, n_classes, ranks, dtype, multipliers, interconnect)
+    sizes = layer_sizes(n_features, hidden, n_classes)
+    a, b = INTERCONNECTS[interconnect]
+    alpha = a if alpha is None else float(alpha)
+    beta = b if beta is None else float(beta)
+    n_local = math.ceil(n_samples / ranks)
+    itemsize = _ITEMSIZE[dtype]
+    runtime = _rss_bytes()  # before the calibration's arrays
+    if calibration is None:
+        calibration = calibrate(sizes, dtype, multipliers)
+    memory = {
+        # the rows as the caller holds them, their labels, and the float64
+        # encoded targets the estimator keeps during the fit
+        "data": n_local * (n_features * input_itemsize + 8 + 8 * sizes[-1]),
+        "state": n_local * state_bytes_per_sample(sizes, dtype, multipliers),
+        # the output refit's features F (the last hidden layer, forward pass)
+        "refit": n_local * max(sizes[1:-1], default=0) * itemsize,
+        "fixed": 8 * 4 * sum((d + 1) ** 2 for d in sizes[:-1]),
+        "runtime": runtime,
+    }
+    per_sweep = bytes_per_sweep(sizes)
+
+    def seconds(p):
+        n = math.ceil(n_samples / p)
+        compute = calibration["c0"] + calibration["c1"] * n
+        comm = sum(allreduce_seconds(8 * m, p, alpha, beta) + allreduce_seconds(8, p, alpha, 0.0)
+                   for m in reduction_sizes(sizes))
+        return compute, comm
+
+    compute, comm = seconds(ranks)
+    bound = next((p for p in _doubling(max_ranks) if _comm_dominates(seconds(p))), None)
+    return {
+        "layer_sizes": sizes, "ranks": ranks, "samples_per_rank": n_local, "dtype": dtype,
+        "memory_bytes": memory, "memory_total_bytes": sum(memory.values()),
+        "bytes_per_sweep": per_sweep, "reductions_per_sweep": len(reduction_sizes(sizes)),
+        "compute_seconds": compute, "allreduce_seconds": comm,
+        "seconds_per_sweep": compute + comm, "communication_bound_ranks": bound,
+        "alpha": alpha, "beta": beta, "calibration": calibration,
+    }
+
+
+def _doubling(limit):
+    p = 1
+    while p <= limit:
+        yield p
+        p *= 2
+
+
+def _comm_dominates(parts):
+    compute, comm = parts
+    return comm > compute
+
+
+def _check(n_samples, n_features, hidden, n_classes, ranks, dtype, multipliers, interconnect):
+    def positive(name, value):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+    for name, value in (("samples", n_samples), ("features", n_features),
+                        ("classes", n_classes), ("ranks", ranks)):
+        positive(name, value)
+    for h in hidden:
+        positive("each hidden layer size", h)
+    if ranks > n_samples:
+        raise ValueError(f"ranks ({ranks}) cannot exceed samples ({n_samples}): every rank "
+                         "needs at least one row.")
+    if dtype not in _ITEMSIZE:
+        raise ValueError(f"dtype must be one of {sorted(_ITEMSIZE)}, got {dtype!r}.")
+    if multipliers not in ("all", "output", "bregman"):
+        raise ValueError(f"multipliers must be 'all', 'output' or 'bregman', got "
+                         f"{multipliers!r}.")
+    if interconnect not in INTERCONNECTS:
+        raise ValueError(f"interconnect must be one of {sorted(INTERCONNECTS)}, got "
+                         f"{interconnect!r}.")
+
+
+def format_plan(report):
+    """The report as the ``plan`` command prints it."""
+    gib = 2.0 ** 30
+    mem = report["memory_bytes"]
+    lines = [
+        f"layers {report['layer_sizes']}, {report['ranks']} rank(s), "
+        f"{report['samples_per_rank']:,} samples per rank, dtype {report['dtype']}",
+        "memory per rank:",
+        f"  data (input rows as held)   {mem['data'] / gib:9.3f} GiB",
+        f"  per-sample ADMM state       {mem['state'] / gib:9.3f} GiB",
+        f"  output refit features       {mem['refit'] / gib:9.3f} GiB",
+        f"  fixed d x d parts           {mem['fixed'] / gib:9.3f} GiB",
+        f"  interpreter and libraries   {mem['runtime'] / gib:9.3f} GiB (measured here)",
+        f"  total                       {report['memory_total_bytes'] / gib:9.3f} GiB",
+        f"reductions per sweep: {report['reductions_per_sweep']}, "
+        f"{report['bytes_per_sweep']:,} bytes per rank",
+        f"seconds per sweep: {report['seconds_per_sweep']:.4f} = compute "
+        f"{report['compute_seconds']:.4f} (calibrated here) + allreduce "
+        f"{report['allreduce_seconds']:.6f} (alpha {report['alpha']:.2g} s, "
+        f"beta {report['beta']:.2g} s/B)",
+    ]
+    bound = report["communication_bound_ranks"]
+    lines.append("communication exceeds half of a sweep from "
+                 + (f"{bound:,} ranks on" if bound else "no power-of-two rank count "
+                    "up to 100,000"))
+    return "\n".join(lines)
+
+
+def add_arguments(parser):
+    """The ``plan`` command's options."""
+    parser.add_argument("--samples", type=int, required=True)
+    parser.add_argument("--features", type=int, required=True)
+    parser.add_argument("--hidden", default="300", help="comma separated (default: 300)")
+    parser.add_argument("--classes", type=int, default=2)
+    parser.add_argument("--ranks", type=int, default=1)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--multipliers", default="all")
+    parser.add_argument("--interconnect", default="node",
+                        help="one of " + ", ".join(sorted(INTERCONNECTS)))
+    parser.add_argument("--alpha", type=float, default=None, help="latency, seconds")
+    parser.add_argument("--beta", type=float, default=None, help="seconds per byte")
+
+
+def run_command(args):
+    """``python -m admm_sklearn plan ...``: print the plan; 2 on bad input."""
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+        report = plan(args.samples, args.features, hidden, args.classes, args.ranks,
+                      args.dtype, args.multipliers, args.interconnect, args.alpha, args.beta)
+    except ValueError as exc:
+        print(f"plan: {exc}")
+        return 2
+    print(format_plan(report))
+    return 0
