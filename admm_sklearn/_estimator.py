@@ -111,10 +111,10 @@ beta_hidden : float, default=0.1
     dtype : {'float32', 'float64'}, default='float32'
         Floating type of the per-sample state (the inputs included, centred
         in float64 before the cast); the small solves and the fitted weights
-        are float64 either way. On
-        nine sets, three seeds each, float32 gave the test accuracy of
-        float64 within 0.7 points (mean difference under 0.1) and fits 1.4x
-        (letter) to 2x faster (``docs/what_we_tried.rst``, section 10).
+        are float64 either way. On nine sets, three seeds each, float32 gave
+        the test accuracy of float64 within 0.7 points (mean difference under
+        0.1) and fits 1.4x (letter) to 2x faster (``docs/what_we_tried.rst``,
+        section 10).
         Choose ``'float64'`` with ``alpha=0`` (the pseudo-inverse amplifies
         the float32 Grams' round-off: the paper's settings lost up to 52
         points in float32, so ``PAPER_SETTINGS`` pins float64), and to

@@ -166,7 +166,10 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
     -------
     report : dict
         Memory per rank split into ``data``, ``state``, ``refit``, ``fixed``
-        and ``runtime`` bytes, ``bytes_per_sweep``, ``compute_seconds``,
+        and ``runtime`` bytes (``runtime``: this process's resident memory
+        when called; from the command line, a fresh interpreter with the
+        package's libraries, what each rank starts with; in a notebook it
+        also counts whatever the notebook holds), ``bytes_per_sweep``, ``compute_seconds``,
         ``allreduce_seconds``, ``seconds_per_sweep``, and
         ``communication_bound_ranks``: the smallest power of two of ranks at which
         the allreduce is more than half of a sweep (``None`` below
