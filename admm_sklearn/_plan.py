@@ -22,6 +22,7 @@ process. Everything that depends on the cluster is modelled:
 import math
 import os
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -96,14 +97,42 @@ def _rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@contextmanager
+def prepared_solver(backend, X, Y, sizes, dtype, warmup=1, warmup_multipliers=True,
+                    **solver_params):
+    """An :class:`~admm_sklearn._engine.ADMMSolver` on ``backend``'s shards of
+    ``(X, Y)``, forward-started and ``warmup`` sweeps in (which compile the
+    kernels and warm the caches), inside ``backend.running()``; the shards
+    are released on exit. For timing and counting sweeps."""
+    from ._engine import ADMMSolver
+
+    backend.scatter(X, Y, dtype)
+    solver = ADMMSolver(sizes, dtype=dtype, **solver_params)
+    try:
+        with backend.running():
+            solver.initialize(backend, "forward", seed=0)
+            for _ in range(warmup):
+                solver.step(backend, warmup_multipliers)
+            yield solver
+    finally:
+        backend.release()
+
+
+def sweep_seconds(solver, backend, sweeps):
+    """Median seconds of ``sweeps`` sweeps (with multiplier steps)."""
+    measured = []
+    for _ in range(sweeps):
+        start = time.perf_counter()
+        solver.step(backend, True)
+        measured.append(time.perf_counter() - start)
+    return float(np.median(measured))
+
+
 def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, seed=0):
     """Seconds per sweep ``c0 + c1 n`` of one serial rank, fitted to two sample
     sizes on this machine (random inputs and labels: the cost does not
     depend on the values). Takes a few seconds."""
-    from threadpoolctl import threadpool_limits
-
     from ._backends import SerialBackend
-    from ._engine import ADMMSolver
 
     rng = np.random.default_rng(seed)
     k = sizes[-1]
@@ -112,20 +141,11 @@ def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, s
         X = rng.standard_normal((n, sizes[0]))
         Y = np.eye(max(k, 2))[rng.integers(0, max(k, 2), n)][:, :k] if k > 1 else \
             rng.integers(0, 2, (n, 1)).astype(float)
-        backend = SerialBackend()
-        backend.scatter(X, Y, dtype)
-        solver = ADMMSolver(sizes, alpha=1e-3, dtype=dtype, multipliers=multipliers,
-                            loss="log_loss", beta=0.1, beta_hidden=0.1, gamma=0.3)
-        with threadpool_limits(limits=1, user_api="blas"):
-            solver.initialize(backend, "forward", seed=0)
-            solver.step(backend, True)  # compiles the kernels, warms the caches
-            measured = []
-            for _ in range(sweeps):
-                start = time.perf_counter()
-                solver.step(backend, True)
-                measured.append(time.perf_counter() - start)
-        times.append(float(np.median(measured)))
-        backend.release()
+        backend = SerialBackend()  # its running() holds BLAS to one thread
+        with prepared_solver(backend, X, Y, sizes, dtype, alpha=1e-3,
+                             multipliers=multipliers, loss="log_loss", beta=0.1,
+                             beta_hidden=0.1, gamma=0.3) as solver:
+            times.append(sweep_seconds(solver, backend, sweeps))
     c1 = (times[1] - times[0]) / (rows[1] - rows[0])
     return {"c0": max(times[0] - c1 * rows[0], 0.0), "c1": max(c1, 0.0), "rows": list(rows),
             "seconds": times}

@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import bytes_per_sweep, make_data, state_bytes, time_sweeps  # noqa: E402
+from _timing import bytes_per_sweep, make_data, time_sweeps  # noqa: E402
 
 from admm_sklearn._backends import (  # noqa: E402
     DaskBackend,
@@ -37,6 +37,7 @@ from admm_sklearn._backends import (  # noqa: E402
     MPIBackend,
     SerialBackend,
 )
+from admm_sklearn._plan import state_bytes_per_sample  # noqa: E402
 
 
 def mpi_worker(args):
@@ -104,7 +105,7 @@ def memory(args):
     time_sweeps(SerialBackend(), X, Y, args.hidden, args.dtype, repeats=1, warmup=0,
                 multipliers=args.multipliers)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    theory = state_bytes((X.shape[1], args.hidden, 1), np.dtype(args.dtype).itemsize,
+    theory = state_bytes_per_sample((X.shape[1], args.hidden, 1), args.dtype,
                          args.multipliers)
     per_m = 1e6 / args.n
     print(json.dumps({"n": args.n, "dtype": args.dtype, "hidden": args.hidden,
@@ -180,7 +181,8 @@ def main():
               f"{np.median(ratios):.2f} (" + ", ".join(f"{q:.2f}" for q in ratios) + ")")
     traffic = dask_bytes(args) if args.dask else None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    theory = state_bytes((28, args.hidden, 1), np.dtype(args.dtype).itemsize, args.multipliers)
+    theory = state_bytes_per_sample((28, args.hidden, 1), args.dtype,
+                                    args.multipliers)
     print(f"peak RSS of this process {peak / 2**20:.0f} MiB; state a,z,lambda,x,y(,u,v): "
           f"{theory} bytes/sample = {theory * args.n / 2**20:.0f} MiB")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import make_data, state_bytes, time_sweeps  # noqa: E402
+from _timing import make_data, time_sweeps  # noqa: E402
 
 from admm_sklearn._backends import JoblibBackend, SerialBackend  # noqa: E402
+from admm_sklearn._plan import state_bytes_per_sample  # noqa: E402
 
 
 def sweep_flops(n, sizes):
@@ -114,9 +115,9 @@ def main():
                    "gflops_achieved": flops / seconds / 1e9, "gemm_gflops": gemm,
                    "ratio_to_gemm": flops / seconds / 1e9 / gemm,
                    "mlp_epoch_seconds": mlp, "sweep_over_mlp_epoch": seconds / mlp,
-                   "state_bytes_per_sample": state_bytes(sizes, np.dtype(dtype).itemsize,
+                   "state_bytes_per_sample": state_bytes_per_sample(sizes, np.dtype(dtype).name,
                                                          args.multipliers),
-                   "min_bytes_per_sample": state_bytes(sizes, np.dtype(dtype).itemsize,
+                   "min_bytes_per_sample": state_bytes_per_sample(sizes, np.dtype(dtype).name,
                                                        args.multipliers),
                    "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
             rows.append(row)
