@@ -70,12 +70,8 @@ def validate_dask_input(est, X, y, sample_weight, backend, reset):
     if is_classifier(est):
         checks["classes"] = dask.array.unique(y)
     else:
-        Y = y[:, None] if y.ndim == 1 else y
-        w = 1.0 if sample_weight is None else sample_weight[:, None]
-        checks["finite_y"] = dask.array.isfinite(Y).all()
-        checks["sums"] = dask.array.stack([
-            (w * dask.array.ones_like(Y)).sum(axis=0), (w * Y).sum(axis=0),
-            (w * Y ** 2).sum(axis=0)])
+        checks["finite_y"] = dask.array.isfinite(y).all()
+        checks["sums"] = est._target_info(y, sample_weight)  # lazy on dask arrays
     (checks,) = dask.compute(checks)  # flags, classes and sums only
     if checks.get("negative"):
         raise ValueError("Negative values in data passed to `sample_weight`.")
@@ -91,11 +87,11 @@ def validate_dask_input(est, X, y, sample_weight, backend, reset):
     return X, y, sample_weight, info
 
 
-def encode_chunks(targets, y, dtype, n_outputs):
+def encode_chunks(targets, y, dtype):
     """``targets.transform`` applied chunk by chunk, lazily, on the workers."""
 
     def encode(block):
         return targets.transform(block).astype(dtype)
 
-    return y.map_blocks(encode, dtype=dtype, chunks=(y.chunks[0], (n_outputs,)),
+    return y.map_blocks(encode, dtype=dtype, chunks=(y.chunks[0], (targets.n_outputs,)),
                         new_axis=1 if y.ndim == 1 else None)

@@ -415,7 +415,7 @@ class _Fit:
             sample_weight = None if sample_weight is None else w
         dask_input = is_dask_collection(X)
         if dask_input:
-            Y = encode_chunks(self.targets, y, self.dtype, self.targets.n_outputs)
+            Y = encode_chunks(self.targets, y, self.dtype)
         else:
             Y = self.targets.transform(y).astype(self.dtype)
         sizes = (X.shape[1],) + self.hidden + (Y.shape[1],)

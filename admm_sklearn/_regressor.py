@@ -88,10 +88,15 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         return tags
 
     def _target_info(self, y, sample_weight):
-        """Weighted sums ``[sum w, sum w y, sum w y^2]`` per output column."""
-        Y = _as_columns(y)
-        w = np.ones(len(Y)) if sample_weight is None else sample_weight
-        return np.stack([np.full(Y.shape[1], w.sum()), w @ Y, w @ np.square(Y)])
+        """Weighted sums ``[sum w, sum w y, sum w y^2]`` per output column.
+
+        Written with array operations only, so that on dask arrays it is a
+        lazy reduction (:mod:`admm_sklearn._dask_input` computes it there).
+        """
+        Y = y[:, None] if y.ndim == 1 else y
+        w = 1.0 if sample_weight is None else sample_weight[:, None]
+        return np.stack([(w * Y ** 0).sum(axis=0), (w * Y).sum(axis=0),
+                         (w * Y ** 2).sum(axis=0)])
 
     def _make_targets(self, infos, y, reset):
         shapes = {np.shape(info) for info in infos}
