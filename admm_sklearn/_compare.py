@@ -10,7 +10,6 @@ points are also what ``--plot`` draws. The task follows the target
 (``--task auto``): real-valued targets are regression.
 """
 
-import argparse
 import time
 import warnings
 
@@ -26,7 +25,6 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._classifier import PAPER_SETTINGS, ADMMClassifier
 from ._datasets import DATASETS, REGRESSION_DATASETS, load_dataset
-from ._plan import add_arguments, run_command
 from ._regressor import ADMMRegressor
 
 
@@ -184,10 +182,8 @@ def _plot(rows, path):
     fig.savefig(path)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m admm_sklearn")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("compare", help="cross-validate the ADMM estimator against the MLP's")
+def add_arguments(p):
+    """The ``compare`` command's options."""
     p.add_argument("--dataset", default="breast_cancer",
                    help=f"one of {', '.join(sorted(DATASETS))}, or a .csv/.npz path")
     p.add_argument("--hidden", default="100",
@@ -204,11 +200,10 @@ def main(argv=None):
     p.add_argument("--plot", default=None, help="write accuracy vs time to this PNG")
     p.add_argument("--verbose", action="store_true",
                    help="also print one line per ADMM sweep of every fit")
-    plan_parser = sub.add_parser("plan", help="memory and seconds per sweep for P MPI ranks")
-    add_arguments(plan_parser)
-    args = parser.parse_args(argv)
-    if args.command == "plan":
-        return run_command(args)
+
+
+def run_command(args):
+    """``python -m admm_sklearn compare ...``: print the table; 0."""
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     X, y = load_dataset(args.dataset)
     task = task_of(y, args.dataset) if args.task == "auto" else args.task

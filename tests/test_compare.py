@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from admm_sklearn._compare import main
+from admm_sklearn._cli import main
 from admm_sklearn._datasets import DATASETS, load_dataset
 
 

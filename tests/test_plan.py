@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from admm_sklearn._backends import SerialBackend
-from admm_sklearn._compare import main
+from admm_sklearn._cli import main
 from admm_sklearn._engine import ADMMSolver
 from admm_sklearn._plan import (
     allreduce_seconds,
