@@ -276,31 +276,35 @@ class ADMMSolver:
         W, b = weights[-1]
         if self.n_layers < 2 or n_sweeps == 0:
             return W, b
+        refit = getattr(self, _REFITS[self.loss])
         try:
+            # only the ADMM polish needs z_L and lambda beside the features
             (gram,) = backend.map_sum(_shard.start_polish, weights, self.activation,
-                                      self.loss == "hinge")
+                                      refit == self._refit_admm)
             if not np.all(np.isfinite(gram)):
                 self.diverged()
-            if self.loss == "log_loss":
-                return self._refit_log_loss(backend, gram, W, b, n_sweeps, tol)
-            if self.loss == "squared_error":
-                return self._refit_squared_error(backend, gram)
-            factor = GramFactor(gram, self._ridge())
-            for _ in range(n_sweeps):
-                _, cross = backend.map_sum(_shard.polish_step, W, b, self.beta)
-                if not np.all(np.isfinite(cross)):
-                    self.diverged()
-                W, b = solve_weights(cross, None, self._ridge(), factor=factor)
+            return refit(backend, gram, W, b, n_sweeps, tol)
         finally:
             backend.map(_shard.end_polish)  # local: frees memory, no collective
+
+    def _refit_admm(self, backend, gram, W, b, n_sweeps, tol):
+        """The hinge's refit: ``n_sweeps`` sweeps of Algorithm 1 on the output
+        layer alone (``tol`` unused: the plain ADMM polish runs them all)."""
+        factor = GramFactor(gram, self._ridge())
+        for _ in range(n_sweeps):
+            _, cross = backend.map_sum(_shard.polish_step, W, b, self.beta)
+            if not np.all(np.isfinite(cross)):
+                self.diverged()
+            W, b = solve_weights(cross, None, self._ridge(), factor=factor)
         return W, b
 
-    def _refit_squared_error(self, backend, gram):
+    def _refit_squared_error(self, backend, gram, W, b, n_sweeps, tol):
         """Exact output layer for the squared error: ridge regression on the features.
 
         ``min_W ||Y - W F - b||^2 / 2 + c ||W||^2`` (``c = beta ridge``, the
         ridge of the ADMM objective) is ``[W, b] = Y^T [F, 1] (G + 2 c D)^{-1}``:
-        one pass for the cross Gram, one solve.
+        one pass for the cross Gram, one solve (so the start ``W, b`` and the
+        pass budget are not needed).
         """
         (cross,) = backend.map_sum(_shard.targets_cross)
         if not np.all(np.isfinite(cross)):
@@ -368,6 +372,12 @@ class ADMMSolver:
             return ("residual", W_next.astype(self.dtype), P.astype(self.dtype))
         Q, S = activation_direct(W_next, beta_next, self.gamma)
         return ("direct", Q.astype(self.dtype), S.astype(self.dtype))
+
+
+#: loss -> the solver method that refits the output layer on fixed features
+#: (called as ``refit(backend, gram, W, b, n_sweeps, tol)``)
+_REFITS = {"hinge": "_refit_admm", "log_loss": "_refit_log_loss",
+           "squared_error": "_refit_squared_error"}
 
 
 def _with_empty_result(fn):
