@@ -214,8 +214,7 @@ class ADMMSolver:
         -------
         stats : dict
             ``objective`` (eq. 4 plus ridge; eq. 5's ``<z_L, lambda>`` is
-            ``multiplier_term``), ``loss`` (loss of ``z_L``), ``forward_loss``
-            (loss of ``W_L a_{L-1}``), ``residual`` (``||z_L - W_L a_{L-1}||``
+            ``multiplier_term``), ``loss`` (loss of ``z_L``), ``residual`` (``||z_L - W_L a_{L-1}||``
             before the multiplier step) and ``seconds``.
         """
         start = time.perf_counter()
@@ -243,7 +242,7 @@ class ADMMSolver:
                                      self._lam_scale(), self.loss)
         if L == 1:
             self._cross[1] = cross
-        loss, residual_sq, multiplier_term, forward_loss = out
+        loss, residual_sq, multiplier_term = out
         ridge = self._ridge() * sum(self._layer_beta(layer) * float(np.vdot(W, W))
                                     for layer, (W, _) in enumerate(self.weights, start=1))
         self.n_iter += 1
@@ -251,7 +250,6 @@ class ADMMSolver:
             "objective": penalty + loss + beta * residual_sq + ridge,
             "multiplier_term": multiplier_term,
             "loss": loss,
-            "forward_loss": forward_loss,
             "residual": float(np.sqrt(residual_sq)),
             "seconds": time.perf_counter() - start,
         }

@@ -100,14 +100,18 @@ beta_hidden : float, default=0.1
         in sweeps: the method needs hundreds, and its validation score can
         stall for a hundred sweeps and then rise again, so it is far longer
         than the MLP estimators' 10 epochs).
-    backend : {'serial', 'joblib', 'mpi', 'dask'} or Backend, default='serial'
+    backend : {'serial', 'joblib', 'mpi', 'dask'} or Backend, default='joblib'
         Where the data shards live; see :mod:`admm_sklearn.backends`.
+        The default runs one shard per core in threads of this process,
+        as MLPClassifier's BLAS and scikit-learn's OpenMP estimators use
+        every core by default (``n_jobs=1`` or ``'serial'``: one shard).
         ``'dask'`` uses the current ``distributed`` client and also accepts
         dask arrays and dataframes as ``X`` (their chunks stay on the
         workers; ``pip install 'admm-sklearn[dask]'``).
-    n_jobs : int, default=None
-        Shards (threads) of the ``'joblib'`` backend; ``None`` means 1 unless
-        in a :func:`joblib.parallel_config` context, ``-1`` all cores.
+    n_jobs : int or None, default=-1
+        Shards (threads) of the ``'joblib'`` backend: ``-1`` all cores;
+        ``None`` means 1 unless in a :func:`joblib.parallel_config` context.
+        Ignored by the other backends.
     dtype : {'float32', 'float64'}, default='float32'
         Floating type of the per-sample state (the inputs included, centred
         in float64 before the cast); the small solves and the fitted weights
@@ -153,8 +157,7 @@ n_features_in_ : int
         Objective (eq. 4 plus ridge) per unit of sample weight, one entry per
         sweep.
     history_ : dict of lists
-        Per sweep: ``objective``, ``loss`` (loss of z_L), ``forward_loss``
-        (loss of ``W_L a_{L-1}``), ``residual`` (``||z_L - W_L a_{L-1}||``),
+        Per sweep: ``objective``, ``loss`` (loss of z_L), ``residual`` (``||z_L - W_L a_{L-1}||``),
         ``multiplier_term``, ``weight_change`` (the quantity compared with
         ``tol``), ``seconds``, and ``validation_score`` when early stopping
         (NaN between checks). Sums over rows are weighted by
@@ -428,7 +431,7 @@ class _Fit:
         if not resume:
             solver = ADMMSolver(sizes, est.activation, est.beta, est.gamma, est.alpha,
                                 self.dtype, est.multipliers, est.beta_hidden, est.loss)
-        history = {k: [] for k in ("objective", "loss", "forward_loss", "residual",
+        history = {k: [] for k in ("objective", "loss", "residual",
                                    "multiplier_term", "weight_change", "seconds")}
         if est.early_stopping:
             history["validation_score"] = []

@@ -30,7 +30,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy.special import expit, log_expit, logsumexp, softmax
 
-from ._kernels import log_loss_sum_rows, prox_log_loss_rows
+from ._kernels import log_loss_sum_rows, newton_step_log_loss, prox_log_loss_rows
 
 
 def prox_hinge(y, m, lam, beta, out):
@@ -165,10 +165,69 @@ def update_hinge_outputs(y, m, lam, beta, out):
     return hinge_loss_sum(y, prox_hinge(y, m, lam, beta, out))
 
 
+def newton_step(y, m, lam, beta, z, tol=1e-10, compiled=True):
+    """One safeguarded Newton step of the log-loss prox, from ``z``, in place.
+
+    The prox centre is ``z0 = m - lam / (2 beta)`` (``lam=None``: ``m``).
+    ``z`` takes the full Newton step ``z - H^{-1} g`` of the row problem
+    ``log_loss(z, y) + beta ||z - z0||^2`` wherever Armijo's test accepts
+    it. Returns ``(failed, row_loss)``: the rows that still need a step (the
+    test failed; never those converged to ``tol``) and the log-loss of
+    each row at its new ``z``. ``compiled=False`` runs the NumPy reference
+    of the compiled kernel.
+    """
+    c = 0.0 if lam is None else 0.5 / beta
+    if compiled:
+        step = newton_step_log_loss(y, m, m if lam is None else lam, c, z, beta, tol)
+        if step is not None:
+            return step
+    y = np.asarray(y, dtype=np.float64)
+    z0 = np.asarray(m, dtype=np.float64) - (0.0 if lam is None else c * lam)
+    zz = z.astype(np.float64)
+    p = probabilities(zz)
+    row_loss = _log_loss_rows(y, zz)
+    f0 = row_loss + beta * np.square(zz - z0).sum(axis=1)
+    g = p - y + 2.0 * beta * (zz - z0)
+    d = _newton_direction(p, g, beta)
+    trial = (zz - d).astype(z.dtype)
+    eps = 4.0 * np.finfo(z.dtype).eps
+    scale = 1.0 + np.abs(zz).max(axis=1)
+    active = ((np.abs(g).max(axis=1) > tol * scale)
+              & (np.abs(d).max(axis=1) > eps * scale))
+    trial_loss = _log_loss_rows(y, trial.astype(np.float64))
+    f1 = trial_loss + beta * np.square(trial - z0).sum(axis=1)
+    slope = np.einsum("ij,ij->i", g, d)
+    accept = active & (f1 <= f0 - 0.25 * slope + 1e-13 * (1.0 + np.abs(f0)))
+    z[accept] = trial[accept]
+    row_loss[accept] = trial_loss[accept]
+    return active & ~accept, row_loss
+
+
 def update_log_loss_outputs(y, m, lam, beta, out):
-    """Output update with the log-loss, warm-started from ``out``; returns
-    the loss at the solution."""
-    return _prox_log_loss(y, m, lam, beta, out, warm=bool(np.all(np.isfinite(out))))[1]
+    """Output update with the log-loss; returns the loss at the solution.
+
+    From a warm start (``out`` holds the previous sweep's ``z_L``) one
+    Newton step of the prox (:func:`newton_step`), not the exact prox: the
+    prox's centre moves little from sweep to sweep, so one quadratically
+    convergent step from the last solution lands near the new one, and it
+    decreases the row objective, so a sweep without multiplier steps still
+    never increases eq. 4. Rows whose full step fails Armijo's test are
+    solved exactly. Measured on letter, 200 sweeps: the same training
+    accuracy as the exact prox in half its time (docs/what_we_tried.rst,
+    section 11). A cold start solves the prox exactly.
+    """
+    if not np.all(np.isfinite(out)):
+        return _prox_log_loss(y, m, lam, beta, out)[1]
+    failed, row_loss = newton_step(y, m, lam, beta, out)
+    rows = np.flatnonzero(failed)
+    total = float(row_loss.sum())
+    if rows.size:
+        z = out[rows]
+        total += _prox_log_loss(y[rows], m[rows], None if lam is None else lam[rows],
+                                beta, z, warm=True)[1]
+        total -= float(row_loss[rows].sum())
+        out[rows] = z
+    return total
 
 
 def prox_squared_error(y, m, lam, beta, out):

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._shard import OUTPUT_STATS
+
 #: ``(alpha seconds, beta seconds per byte)`` of the allreduce model.
 #: ``node``: two MPI ranks on this project's 2-core machine, shared memory,
 #: measured by ``benchmarks/plan_check.py --interconnect`` (8 B and 8 MiB
@@ -57,7 +59,7 @@ def reduction_sizes(sizes):
     One pass per hidden layer ``l`` (eqs. 6 and 7) returns the cross Gram of
     layer ``l + 1`` (``d_{l+1} x (d_l + 1)``), the Gram of ``a_l`` (``(d_l +
     1)^2``), its penalty (1) and, for ``l = 1`` only, the first layer's cross
-    Gram (``d_1 x (d_0 + 1)``); the output pass returns 4 statistics and,
+    Gram (``d_1 x (d_0 + 1)``); the output pass returns its statistics and,
     without hidden layers, the cross Gram of ``[a_0, 1]``.
     """
     L = len(sizes) - 1
@@ -67,7 +69,7 @@ def reduction_sizes(sizes):
         if layer == 1:
             entries += sizes[1] * (sizes[0] + 1)
         passes.append(entries)
-    passes.append(4 + (sizes[1] * (sizes[0] + 1) if L == 1 else 0))
+    passes.append(len(OUTPUT_STATS) + (sizes[1] * (sizes[0] + 1) if L == 1 else 0))
     return passes
 
 

@@ -22,6 +22,8 @@ from ._updates import prox_hidden
 #: cache. Measured with the fused hidden-layer pass: 2^17 was fastest of
 #: 2^14..2^18 in float32 (serial and two threads) and tied 2^16 in float64.
 _BLOCK_ENTRIES = 1 << 17
+#: What the output pass returns beside its cross Gram, summed over rows.
+OUTPUT_STATS = ("loss", "residual_sq", "multiplier_term")
 #: Rows per random stream in Gaussian initialisation: draws depend on the
 #: global row index only, so every sharding of the data gets the same state.
 _INIT_BLOCK_ROWS = 1024
@@ -342,9 +344,8 @@ def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale, loss="hi
     ``2 beta`` (the penalty's own slope) for the augmented Lagrangian, ``0``
     during warm-up. ``lam_scale``: see :func:`_target`.
 
-    Returns ``[loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>,
-    loss of W_L a_{L-1}]`` summed over rows (lambda as it was before
-    this update), and the cross Gram for the next W_L update when the
+    Returns ``[loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>]``
+    summed over rows (lambda as it was before this update), and the cross Gram for the next W_L update when the
     network has no hidden layer (its input a_0 never changes).
     """
     layer = len(shard.z)
@@ -363,12 +364,11 @@ def _output_step(A, z, lam, y, w, W, b, beta, multiplier_step, loss):
     updates themselves do not depend on it)."""
     update, loss_sum = LOSSES[loss].update, LOSSES[loss].value
     Wt, bt = W.T.astype(A.dtype), b.astype(A.dtype)
-    stats = np.zeros(4)
+    stats = np.zeros(len(OUTPUT_STATS))
     for rows in _row_blocks(A.shape[0], z.shape[1]):
         wr = None if w is None else w[rows]
         m = A[rows] @ Wt
         m += bt
-        stats[3] += loss_sum(y[rows], m, wr)
         zr = z[rows]
         loss_at_z = update(y[rows], m, lam[rows], beta, zr)
         stats[0] += loss_at_z if wr is None else loss_sum(y[rows], zr, wr)

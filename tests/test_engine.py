@@ -124,15 +124,18 @@ def test_engine_matches_naive_reference_algorithm(hidden, activation, multiplier
         np.testing.assert_allclose(b, br, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize("loss", ["hinge", "log_loss"])
 @pytest.mark.parametrize("init", ["gaussian", "forward"])
 @pytest.mark.parametrize("hidden,activation,alpha", [
     ((20,), "relu", 0.0), ((8, 6), "relu", 1e-3), ((10,), "hard_sigmoid", 0.0),
     ((7,), "identity", 1e-2)])
 def test_penalty_objective_never_increases_without_multiplier_updates(
-        init, hidden, activation, alpha):
+        init, hidden, activation, alpha, loss):
+    # with the log-loss the output update is one Newton step of its prox,
+    # a descent step on its block: the sweep must still never go uphill
     X, Y = _data(n=400, d=6)
     solver = ADMMSolver((6,) + hidden + (1,), activation, beta=1.0, gamma=10.0, alpha=alpha,
-                        beta_hidden=0.1 if len(hidden) > 1 else None)
+                        beta_hidden=0.1 if len(hidden) > 1 else None, loss=loss)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64)
     solver.initialize(backend, init, seed=3)

@@ -11,9 +11,11 @@ from admm_sklearn._engine import ADMMSolver
 from admm_sklearn._losses import (
     _prox_log_loss,
     log_loss_sum,
+    newton_step,
     prox_log_loss,
     prox_squared_error,
     squared_error_sum,
+    update_log_loss_outputs,
 )
 
 
@@ -58,6 +60,66 @@ def test_compiled_and_numpy_log_loss_updates_agree(n_outputs):
     # a warm start from any point reaches the same solution
     warm = _prox_log_loss(y, m, lam, 0.3, m.copy() + 5.0, warm=True)[0]
     np.testing.assert_allclose(warm, ref, atol=1e-7)
+
+
+def _prox_objective(y, m, lam, beta, z):
+    """Each row's ``log_loss(z, y) + <lam, z> + beta ||z - m||^2``."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.array([_row_loss(y[i], z[i]) for i in range(len(z))]) + np.einsum(
+        "ij,ij->i", lam, z) + beta * np.square(z - m).sum(axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_outputs", [1, 5])
+def test_compiled_and_numpy_newton_steps_agree(n_outputs, dtype):
+    y, m, lam = _rows(500, n_outputs, seed=4)
+    start = (m + np.random.default_rng(4).normal(0.0, 0.5, m.shape)).astype(dtype)
+    m, lam = m.astype(dtype), lam.astype(dtype)
+    fast, ref = start.copy(), start.copy()
+    fast_failed, fast_loss = newton_step(y, m, lam, 0.3, fast)
+    ref_failed, ref_loss = newton_step(y, m, lam, 0.3, ref, compiled=False)
+    assert not np.array_equal(fast, start)
+    np.testing.assert_array_equal(fast_failed, ref_failed)
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(fast, ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(fast_loss, ref_loss, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 4])
+def test_newton_steps_decrease_the_row_objective_and_reach_the_prox(n_outputs):
+    """The output update takes one step per sweep: each must decrease every
+    row's prox objective, and repeated steps must land on the exact prox."""
+    beta = 0.1
+    y, m, lam = _rows(200, n_outputs, seed=5)
+    exact = prox_log_loss(y, m, lam, beta, np.empty_like(m))
+    z = exact + np.random.default_rng(5).normal(0.0, 0.5, m.shape)
+    previous = _prox_objective(y, m, lam, beta, z)
+    for _ in range(6):
+        failed, row_loss = newton_step(y, m, lam, beta, z)
+        assert not failed.any()
+        current = _prox_objective(y, m, lam, beta, z)
+        assert np.all(current <= previous + 1e-12 * (1.0 + np.abs(previous)))
+        previous = current
+    np.testing.assert_allclose(row_loss, [_row_loss(y[i], z[i]) for i in range(len(z))],
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(z, exact, atol=1e-8)
+
+
+def test_output_update_solves_rows_whose_newton_step_fails_exactly():
+    """Far from a row's solution the full Newton step can overshoot (the
+    logistic curvature vanishes where p saturates); such rows must get the
+    exact prox instead, and the returned loss must be the loss there."""
+    beta = 0.01
+    y, m, lam = _rows(50, 1, seed=6)
+    y[:25], m[:25], lam[:25] = 0.0, 0.0, 0.0
+    out = m.copy()
+    out[:25] = 40.0  # saturated on the wrong side
+    failed, _ = newton_step(y, m, lam, beta, out.copy())
+    assert failed[:25].all()
+    total = update_log_loss_outputs(y, m, lam, beta, out)
+    exact = prox_log_loss(y, m, lam, beta, np.empty_like(m))
+    np.testing.assert_allclose(out[:25], exact[:25], atol=1e-8)
+    assert total == pytest.approx(log_loss_sum(y, out), rel=1e-10)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

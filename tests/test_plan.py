@@ -35,8 +35,9 @@ def test_state_model_counts_every_array_of_a_shard(hidden, classes, dtype, multi
 
 def test_bytes_per_sweep_for_the_papers_higgs_network():
     # (28, 300, 1): layer 1's cross Gram 300 x 29, the output's cross Gram
-    # 1 x 301, the Gram of a_1 301 x 301, one penalty, four output statistics
-    assert bytes_per_sweep((28, 300, 1)) == 8 * (300 * 29 + 301 + 301 ** 2 + 1 + 4)
+    # 1 x 301, the Gram of a_1 301 x 301, one penalty, three output
+    # statistics (loss, residual, multiplier term)
+    assert bytes_per_sweep((28, 300, 1)) == 8 * (300 * 29 + 301 + 301 ** 2 + 1 + 3)
 
 
 def test_allreduce_model_and_rank_scaling():
