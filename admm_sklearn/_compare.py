@@ -38,13 +38,17 @@ def task_of(y, dataset=None):
         else "classification"
 
 
-def build_models(hidden, backend="serial", n_jobs=None, seed=0, verbose=0,
+def build_models(hidden, backend=None, n_jobs=None, seed=0, verbose=0,
                  task="classification"):
-    """The compared models, keyed by the name printed in the table."""
+    """The compared models, keyed by the name printed in the table.
+
+    ``backend`` and ``n_jobs``: ``None`` keeps the ADMM estimators' defaults.
+    """
+    where = {k: v for k, v in (("backend", backend), ("n_jobs", n_jobs)) if v is not None}
     if task == "regression":
         return {
-            "ADMMRegressor": ADMMRegressor(hidden_layer_sizes=hidden, backend=backend,
-                                           n_jobs=n_jobs, random_state=seed, verbose=verbose),
+            "ADMMRegressor": ADMMRegressor(hidden_layer_sizes=hidden, random_state=seed,
+                                           verbose=verbose, **where),
             "MLPRegressor (adam)": MLPRegressor(hidden_layer_sizes=hidden, solver="adam",
                                                 random_state=seed),
             "MLPRegressor (lbfgs)": MLPRegressor(hidden_layer_sizes=hidden, solver="lbfgs",
@@ -52,11 +56,9 @@ def build_models(hidden, backend="serial", n_jobs=None, seed=0, verbose=0,
             "Ridge": Ridge(),
         }
     return {
-        "ADMMClassifier": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
-                                         random_state=seed, verbose=verbose),
-        "ADMMClassifier (paper)": ADMMClassifier(hidden, backend=backend, n_jobs=n_jobs,
-                                                 random_state=seed, verbose=verbose,
-                                                 **PAPER_SETTINGS),
+        "ADMMClassifier": ADMMClassifier(hidden, random_state=seed, verbose=verbose, **where),
+        "ADMMClassifier (paper)": ADMMClassifier(hidden, random_state=seed, verbose=verbose,
+                                                 **where, **PAPER_SETTINGS),
         "MLPClassifier (adam)": MLPClassifier(hidden, solver="adam", random_state=seed),
         "MLPClassifier (lbfgs)": MLPClassifier(hidden, solver="lbfgs", random_state=seed),
         "LogisticRegression": LogisticRegression(max_iter=1000),
@@ -121,7 +123,7 @@ def time_to(curve, target):
     return next((seconds for _, seconds, _, test in curve if test >= target), None)
 
 
-def compare(X, y, hidden=(100,), folds=5, backend="serial", n_jobs=None, seed=0,
+def compare(X, y, hidden=(100,), folds=5, backend=None, n_jobs=None, seed=0,
             target=0.95, verbose=1, task="classification"):
     """Cross-validate each model of :func:`build_models`; return rows of results."""
     splitter = StratifiedKFold if task == "classification" else KFold
@@ -188,8 +190,10 @@ def add_arguments(p):
                    help=f"one of {', '.join(sorted(DATASETS))}, or a .csv/.npz path")
     p.add_argument("--hidden", default="100",
                    help="hidden layer sizes, comma separated (default: 100)")
-    p.add_argument("--backend", default="serial", choices=["serial", "joblib", "mpi"])
-    p.add_argument("--n-jobs", type=int, default=None)
+    p.add_argument("--backend", default=None, choices=["serial", "joblib", "mpi"],
+                   help="default: the estimators' own (joblib, one thread per core)")
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="default: the estimators' own (-1, all cores)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--task", default="auto", choices=["auto", "classification", "regression"],
