@@ -1,14 +1,19 @@
 """ADMMClassifier: the scikit-learn classifier on the ADMM solver."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._estimator import BaseADMM, document
 from ._losses import CLASSIFICATION_LOSSES, LOSSES, probabilities
+
+#: ``beta='auto'``: the class probability one output update may reach.
+AUTO_BETA_CONFIDENCE = 0.7
 
 #: Algorithm 1 exactly as published (sections 3-6): Gaussian a/z start,
 #: pseudo-inverse weight update, beta=1, gamma=10, warm-up without multiplier
@@ -61,11 +66,20 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         of the paper's section 6 (one-vs-rest). On letter recognition (26
         classes) the log-loss gained 11 points of test accuracy over the
         hinge (``docs/what_we_tried.rst``, section 9).
-    beta : float, default=0.1
+    beta : float or 'auto', default='auto'
         Weight of the output constraint ``z_L = W_L a_{L-1}`` (eq. 4). With
         the log-loss a small one lets the outputs, and through them the
         hidden layers, move further per sweep (1 -> 0.1: +3.4 points on
-        letter recognition at 200 sweeps).
+        letter recognition at 200 sweeps), a large one keeps the outputs'
+        per-sample slack from fitting the labels in the network's place.
+        ``'auto'``: with the log-loss, ``1 / (2 g)``, ``g = log(7 (K - 1) /
+        3)`` the logit margin at which a K-class softmax (K = 2: the
+        logistic) gives its class probability 0.7: the prox moves an output
+        at most ``1 / (2 beta)`` from the network's, so this is the weight
+        at which one update can just make a sample confidently right (0.59
+        for two classes, 0.32 for three, 0.16 for ten, 0.12 for 26;
+        ``docs/what_we_tried.rst``, section 11); 0.1 with the hinge.
+        The value used is ``beta_``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified)
         and score on it (accuracy, weighted by ``sample_weight``), every 10
@@ -93,7 +107,8 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     hinge loss, ``alpha=0``, ``beta=1``, ``gamma=10``, 10 warm-up sweeps,
     Bregman multiplier. The defaults differ where measurements showed they
     learn better (log-loss with an exact output refit, forward-pass start,
-    small ridge, multipliers on every constraint, ``beta=0.1``,
+    small ridge, multipliers on every constraint, ``beta`` from the number
+    of classes,
     ``gamma=0.3``, 20 warm-up sweeps, up to 800 sweeps).
 
     With the hinge loss there is no ``predict_proba`` (it yields margins,
@@ -116,17 +131,28 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     """
 
     _parameter_constraints = {**BaseADMM._parameter_constraints,
-                              "loss": [StrOptions(set(CLASSIFICATION_LOSSES))]}
+                              "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
+                              "beta": [Interval(Real, 0, None, closed="neither"),
+                                       StrOptions({"auto"})]}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="log_loss",
-                 beta=0.1, beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
+                 beta="auto", beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
                  multipliers="all", early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=200, backend="joblib",
+                 validation_fraction=0.1, n_iter_no_change=400, backend="joblib",
                  n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False):
         # every argument, by name, to the shared base (which stores them)
         super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
+
+    def _resolved_beta(self, n_outputs):
+        if self.beta != "auto":
+            return float(self.beta)
+        if self.loss != "log_loss":
+            return 0.1
+        n_classes = max(2, n_outputs)  # one logistic unit: two classes
+        return 0.5 / np.log(AUTO_BETA_CONFIDENCE / (1.0 - AUTO_BETA_CONFIDENCE)
+                            * (n_classes - 1))
 
     def _target_info(self, y, sample_weight):
         check_classification_targets(y)

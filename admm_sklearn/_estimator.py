@@ -95,11 +95,12 @@ beta_hidden : float, default=0.1
         then satisfies the network exactly.
     validation_fraction : float, default=0.1
         Share of training data held out when ``early_stopping`` is set.
-    n_iter_no_change : int, default=200
+    n_iter_no_change : int, default=400
         Sweeps without improvement tolerated before stopping (the patience,
         in sweeps: the method needs hundreds, and its validation score can
-        stall for a hundred sweeps and then rise again, so it is far longer
-        than the MLP estimators' 10 epochs).
+        stall for 200 sweeps and more and then rise again, so it is far
+        longer than the MLP estimators' 10 epochs; 200 stopped radial bands
+        in such a plateau, ``docs/what_we_tried.rst``, section 11).
     backend : {'serial', 'joblib', 'mpi', 'dask'} or Backend, default='joblib'
         Where the data shards live; see :mod:`admm_sklearn.backends`.
         The default runs one shard per core in threads of this process,
@@ -145,6 +146,8 @@ n_features_in_ : int
         ``intercepts_[i]`` has shape (fan_out,).
     n_iter_ : int
         Number of sweeps run (warm-up included).
+    beta_ : float
+        The ``beta`` the fit used (``beta='auto'`` resolved).
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int
@@ -296,6 +299,10 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
         return self
 
+    def _resolved_beta(self, n_outputs):
+        """The output constraint's weight for a network with ``n_outputs`` units."""
+        return float(self.beta)
+
     def _validate_and_agree(self, X, y, sample_weight, backend, reset):
         """Validate locally, then agree across processes before any collective."""
         if is_dask_collection(X):  # checked on the cluster, never gathered here
@@ -429,8 +436,9 @@ class _Fit:
         resume = (solver is not None and solver.layer_sizes == sizes
                   and getattr(est, "_train_fingerprint", None) == fingerprint)
         if not resume:
-            solver = ADMMSolver(sizes, est.activation, est.beta, est.gamma, est.alpha,
-                                self.dtype, est.multipliers, est.beta_hidden, est.loss)
+            solver = ADMMSolver(sizes, est.activation, est._resolved_beta(sizes[-1]),
+                                est.gamma, est.alpha, self.dtype, est.multipliers,
+                                est.beta_hidden, est.loss)
         history = {k: [] for k in ("objective", "loss", "residual",
                                    "multiplier_term", "weight_change", "seconds")}
         if est.early_stopping:
@@ -525,6 +533,7 @@ class _Fit:
             "coefs_": [np.array(W.T, dtype=np.float64) for W, _ in weights],
             "intercepts_": [np.array(b, dtype=np.float64) for _, b in weights],
             "n_iter_": solver.n_iter,
+            "beta_": solver.beta,
             "n_layers_": len(sizes),
             "n_outputs_": sizes[-1],
             "out_activation_": "identity",

@@ -76,7 +76,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
                  beta=10.0, beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
                  multipliers="all", early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=200, backend="joblib",
+                 validation_fraction=0.1, n_iter_no_change=400, backend="joblib",
                  n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False):
         # every argument, by name, to the shared base (which stores them)

@@ -76,6 +76,22 @@ def test_fitted_attributes_follow_mlpclassifier_layout():
     assert all(len(v) == 12 for v in clf.history_.values())
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+def test_auto_beta_lets_one_output_update_reach_probability_07(n_classes):
+    """beta='auto': the prox moves a logit at most 1 / (2 beta) from the
+    network's, which must be the margin giving its class probability 0.7."""
+    X, y = load_digits(n_class=n_classes, return_X_y=True)
+    clf = ADMMClassifier((8,), max_iter=3, n_warmup_iter=1, random_state=0).fit(X, y)
+    margin = 0.5 / clf.beta_
+    if n_classes == 2:  # one logistic unit
+        assert 1.0 / (1.0 + np.exp(-margin)) == pytest.approx(0.7)
+    else:  # the true class's logit ahead of n_classes - 1 equal others
+        assert np.exp(margin) / (np.exp(margin) + n_classes - 1) == pytest.approx(0.7)
+    assert clf._solver is None and clf.get_params()["beta"] == "auto"
+    assert ADMMClassifier(beta=0.25, max_iter=2).fit(X, y).beta_ == 0.25
+    assert ADMMClassifier(loss="hinge", max_iter=2).fit(X, y).beta_ == 0.1
+
+
 def test_binary_decision_function_is_centred_at_zero():
     X, y = make_moons(300, noise=0.2, random_state=0)
     clf = ADMMClassifier((16,), max_iter=20, random_state=0).fit(X, y)
