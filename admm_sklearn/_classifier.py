@@ -108,8 +108,8 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     Bregman multiplier. The defaults differ where measurements showed they
     learn better (log-loss with an exact output refit, forward-pass start,
     small ridge, multipliers on every constraint, ``beta`` from the number
-    of classes,
-    ``gamma=0.3``, 20 warm-up sweeps, up to 800 sweeps).
+    of classes, ``gamma=0.3``, 20 warm-up sweeps, up to 800 sweeps, one
+    thread per core).
 
     With the hinge loss there is no ``predict_proba`` (it yields margins,
     not probabilities; wrap the estimator in

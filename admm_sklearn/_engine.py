@@ -214,8 +214,9 @@ class ADMMSolver:
         -------
         stats : dict
             ``objective`` (eq. 4 plus ridge; eq. 5's ``<z_L, lambda>`` is
-            ``multiplier_term``), ``loss`` (loss of ``z_L``), ``residual`` (``||z_L - W_L a_{L-1}||``
-            before the multiplier step) and ``seconds``.
+            ``multiplier_term``), ``loss`` (loss of ``z_L``), ``residual``
+            (``||z_L - W_L a_{L-1}||`` before the multiplier step) and
+            ``seconds``.
         """
         start = time.perf_counter()
         beta, gamma, dt = self.beta, self.gamma, self.dtype

@@ -160,11 +160,11 @@ n_features_in_ : int
         Objective (eq. 4 plus ridge) per unit of sample weight, one entry per
         sweep.
     history_ : dict of lists
-        Per sweep: ``objective``, ``loss`` (loss of z_L), ``residual`` (``||z_L - W_L a_{L-1}||``),
-        ``multiplier_term``, ``weight_change`` (the quantity compared with
-        ``tol``), ``seconds``, and ``validation_score`` when early stopping
-        (NaN between checks). Sums over rows are weighted by
-        ``sample_weight``.
+        Per sweep: ``objective``, ``loss`` (loss of z_L), ``residual``
+        (``||z_L - W_L a_{L-1}||``), ``multiplier_term``, ``weight_change``
+        (the quantity compared with ``tol``), ``seconds``, and
+        ``validation_score`` when early stopping (NaN between checks). Sums
+        over rows are weighted by ``sample_weight``.
     validation_scores_ : list of float or None
         Validation score at each check when ``early_stopping`` (every 10
         sweeps after the warm-up).

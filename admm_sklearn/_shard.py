@@ -345,8 +345,9 @@ def update_final_outputs(shard, W, b, beta, multiplier_step, lam_scale, loss="hi
     during warm-up. ``lam_scale``: see :func:`_target`.
 
     Returns ``[loss of z_L, ||z_L - W_L a_{L-1}||^2, <z_L, lambda>]``
-    summed over rows (lambda as it was before this update), and the cross Gram for the next W_L update when the
-    network has no hidden layer (its input a_0 never changes).
+    (``OUTPUT_STATS``) summed over rows (lambda as it was before this
+    update), and the cross Gram for the next W_L update when the network
+    has no hidden layer (its input a_0 never changes).
     """
     layer = len(shard.z)
     A = shard.inputs(layer)
