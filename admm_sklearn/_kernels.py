@@ -132,30 +132,56 @@ def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, a, colsum
                 cross[k, j] += t * a[i, j]
 
 
+# -- the log-loss of one row: the exact prox, its sum, and the Newton step ---
+# A scalar exp in a compiled loop costs about 9 ns here, NumPy's vectorised
+# exp about 1 ns per entry; the Newton step therefore alternates compiled row
+# loops with one ``np.exp`` over the whole block (see
+# :func:`newton_step_log_loss`), while the exact prox (cold starts and the
+# rare rows whose Newton step fails) exponentiates row by row.
+def _shift_row(z, out):
+    """``out = z - max(z)`` (softmax) or ``-|z|`` (one logistic column), the
+    exponents of a stable log-partition; returns the shift (0 for one column)."""
+    K = z.shape[0]
+    if K == 1:
+        out[0] = -abs(z[0])
+        return 0.0
+    top = z[0]
+    for k in range(1, K):
+        top = max(top, z[k])
+    for k in range(K):
+        out[k] = z[k] - top
+    return top
+
+
+def _log_partition(z, e, top, p):
+    """Log-partition of one row (``logsumexp`` or softplus) from its
+    exponentials ``e = exp(shifted z)``; writes the probabilities into ``p``
+    (which may be ``e`` itself: each entry is read before it is written)."""
+    K = z.shape[0]
+    if K == 1:
+        v, e0 = z[0], e[0]
+        p[0] = 1.0 / (1.0 + e0) if v >= 0 else e0 / (1.0 + e0)
+        return max(v, 0.0) + np.log1p(e0)
+    s = 0.0
+    for k in range(K):
+        s += e[k]
+    inv = 1.0 / s
+    for k in range(K):
+        p[k] = e[k] * inv
+    return top + np.log(s)
+
+
 def _row_objective(y, z, base, beta, p):
     """``log_loss(z, y) + beta ||z - base||^2`` of one row (logistic if one
     column); writes the class probabilities of ``z`` into ``p`` from the same
     exponentials."""
     K = z.shape[0]
-    if K == 1:
-        v = z[0]
-        e = np.exp(-abs(v))
-        f = max(v, 0.0) + np.log1p(e) - y[0] * v
-        p[0] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-    else:
-        top = z[0]
-        for k in range(1, K):
-            top = max(top, z[k])
-        total = 0.0
-        for k in range(K):
-            p[k] = np.exp(z[k] - top)
-            total += p[k]
-        f = top + np.log(total)
-        for k in range(K):
-            p[k] /= total
-            f -= y[k] * z[k]
+    top = _shift_row(z, p)
     for k in range(K):
-        f += beta * (z[k] - base[k]) ** 2
+        p[k] = np.exp(p[k])
+    f = _log_partition(z, p, top, p)  # p is read and written entry by entry
+    for k in range(K):
+        f += beta * (z[k] - base[k]) ** 2 - y[k] * z[k]
     return f
 
 
@@ -229,45 +255,9 @@ def _log_loss_sum_loop(y, z):
     return total
 
 
-# -- one Newton step of the log-loss prox, exponentials vectorised ----------
-# A scalar exp in a compiled loop costs about 9 ns here, NumPy's vectorised
-# exp about 1 ns per entry; the step therefore alternates compiled row loops
-# with one ``np.exp`` over the whole block (see :func:`newton_step_log_loss`).
-def _shift_row(z, out):
-    """``out = z - max(z)`` (softmax) or ``-|z|`` (one logistic column), the
-    exponents of a stable log-partition; returns the shift (0 for one column)."""
-    K = z.shape[0]
-    if K == 1:
-        out[0] = -abs(z[0])
-        return 0.0
-    top = z[0]
-    for k in range(1, K):
-        top = max(top, z[k])
-    for k in range(K):
-        out[k] = z[k] - top
-    return top
-
-
 def _shift_rows_loop(z, out, top):
     for i in range(z.shape[0]):
         top[i] = _shift_row(z[i], out[i])
-
-
-def _log_partition(z, e, top, p):
-    """Log-partition of one row (``logsumexp`` or softplus) from its
-    exponentials ``e = exp(shifted z)``; writes the probabilities into ``p``."""
-    K = z.shape[0]
-    if K == 1:
-        v = z[0]
-        p[0] = 1.0 / (1.0 + e[0]) if v >= 0 else e[0] / (1.0 + e[0])
-        return max(v, 0.0) + np.log1p(e[0])
-    s = 0.0
-    for k in range(K):
-        s += e[k]
-    inv = 1.0 / s
-    for k in range(K):
-        p[k] = e[k] * inv
-    return top + np.log(s)
 
 
 def _newton_direction_loop(y, m, lam, c, z, E, top, beta, tol, eps, trial, E_trial,
@@ -353,11 +343,11 @@ if njit is not None:
     _prox_pieces_compiled = _jit(_prox_pieces_loop)
     _prox_relu_compiled = _jit(_prox_relu_loop)
     _activation_residual_compiled = _jit(_activation_residual_loop)
+    _shift_row = _jit(_shift_row)
+    _log_partition = _jit(_log_partition)
     _row_objective = _jit(_row_objective)
     _prox_log_loss_compiled = _jit(_prox_log_loss_loop)
     _log_loss_sum_compiled = _jit(_log_loss_sum_loop)
-    _shift_row = _jit(_shift_row)
-    _log_partition = _jit(_log_partition)
     _shift_rows_compiled = _jit(_shift_rows_loop)
     _newton_direction_compiled = _jit(_newton_direction_loop)
     _newton_accept_compiled = _jit(_newton_accept_loop)
