@@ -37,3 +37,8 @@ ACTIVATIONS = {
     ),
     "identity": (_identity, ((-_INF, _INF, 1.0, 0.0),)),
 }
+
+#: Activations with ``h(c z) = c h(z)`` for every ``c > 0``: a hidden unit's
+#: incoming weights can be scaled by ``c`` and its outgoing ones by ``1 / c``
+#: without changing the network (what ``balance`` uses).
+POSITIVELY_HOMOGENEOUS = frozenset({"relu", "identity"})

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from . import _shard
-from ._activations import ACTIVATIONS
+from ._activations import ACTIVATIONS, POSITIVELY_HOMOGENEOUS
 from ._updates import GramFactor, activation_direct, activation_operator, solve_weights
 
 
@@ -66,6 +66,9 @@ class ADMMSolver:
         ``z_l = W_l a_{l-1}``, so that a fixed point satisfies them exactly.
     loss : {'hinge', 'log_loss', 'squared_error'}
         Output loss; its prox is the ``z_L`` update (see ``_losses``).
+    balance : bool
+        Rescale the hidden units before every sweep with multiplier steps
+        (:meth:`_balance`); only for positively homogeneous activations.
 
     Attributes
     ----------
@@ -77,7 +80,7 @@ class ADMMSolver:
 
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
                  alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None,
-                 loss="hinge"):
+                 loss="hinge", balance=False):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
@@ -87,6 +90,7 @@ class ADMMSolver:
         self.dtype = np.dtype(dtype)
         self.multipliers = multipliers
         self.loss = loss
+        self.balance = bool(balance) and activation in POSITIVELY_HOMOGENEOUS
         self.weights = None
         self.n_iter = 0
         self.n_samples = 0
@@ -137,6 +141,13 @@ class ADMMSolver:
         out[:-1, -1] = out[-1, :-1] = Ds + n * c
         out[-1, -1] = n
         return out
+
+    def _to_standard_inputs(self, W, b):
+        """Weights on ``x`` as weights on ``x' = D x + c``: the inverse of
+        :meth:`_to_raw_inputs`."""
+        D, c = self._standardizer
+        W_standard = W / D
+        return W_standard, b - W_standard @ c
 
     def _to_raw_inputs(self, W, b):
         """Weights on ``x' = D x + c`` as weights on ``x``: ``W D`` and ``W c + b``."""
@@ -222,6 +233,10 @@ class ADMMSolver:
         beta, gamma, dt = self.beta, self.gamma, self.dtype
         penalty = 0.0
         L = self.n_layers
+        # per hidden layer, the unit scales its pass applies to its state
+        scales = (self._balance() if self.balance and update_multipliers and L > 1
+                  else [None] * L)
+        scales.append(None)  # the output layer is never rescaled
         for layer in range(1, L):
             self.weights[layer - 1] = self._solve_layer(layer)
             W_next, b_next = self.weights[layer]
@@ -229,7 +244,8 @@ class ADMMSolver:
             W, b = self.weights[layer - 1]
             self._cross[layer + 1], self._gram[layer], pen, cross = backend.map_sum(
                 _shard.update_hidden_layer, layer, ops, b_next.astype(dt), W, b, gamma,
-                self.beta_hidden, self.activation, self._lam_scale(), update_multipliers)
+                self.beta_hidden, self.activation, self._lam_scale(), update_multipliers,
+                _in_dtype(scales[layer - 1], dt), _in_dtype(scales[layer], dt))
             penalty += pen[0]
             if layer == 1:
                 self._cross[1] = cross
@@ -254,6 +270,51 @@ class ADMMSolver:
             "residual": float(np.sqrt(residual_sq)),
             "seconds": time.perf_counter() - start,
         }
+
+    def _balance(self):
+        """Rescale every hidden unit so its incoming and outgoing weights have
+        equal norms; return the scales, one array per hidden layer.
+
+        For a positively homogeneous ``h`` (``h(c z) = c h(z)``, ``c > 0``)
+        the network is unchanged when unit ``j`` of layer ``l`` has its row
+        of ``W_l, b_l`` multiplied by ``c_j`` and its column of ``W_{l+1}``
+        divided by it. Over that symmetry ``||[W_l, b_l]||^2 +
+        ||W_{l+1}||^2`` is smallest at ``c_j^2 = ||W_{l+1}[:, j]|| /
+        ||[W_l, b_l][j, :]||`` (layer 1 in standardised inputs, where the
+        ridge acts). The bias counts because it scales with the unit: a unit
+        with a bias and no input weights was otherwise rescaled without
+        bound (a fit on random labels overflowed). The unit's state ``a_l, z_l, u_l, v_l`` is multiplied by
+        ``c_j`` too (each pass does it as it reads a block), so every
+        constraint of eq. 4 keeps its residual up to that factor: the change
+        amounts to per-unit penalty weights ``gamma c_j^2`` and ``beta_l
+        c_j^2``.
+
+        Why it pays: the activation update (eq. 6) moves ``a_l`` along
+        ``W_{l+1}^T``, so a unit with small outgoing weights receives little
+        of the label signal, however useful its input weights. A He-scaled
+        start gives every unit outgoing weights of about ``sqrt(d_{l+1} /
+        d_l)`` times the norm of its incoming ones (0.1 for 100 units and
+        one output), so without balancing
+        the hidden layer learns slowly and whether it takes off at all is
+        chaotic (``docs/what_we_tried.rst``, section 12). Done every sweep;
+        done every second or tenth sweep, or halfway (``c_j^{1/2}``), the
+        weights shrank to zero instead (measured, same section).
+        """
+        scales = []
+        for layer in range(1, self.n_layers):
+            W, b = self.weights[layer - 1]
+            W_next, b_next = self.weights[layer]
+            incoming = np.column_stack(self._to_standard_inputs(W, b) if layer == 1 else (W, b))
+            ratio = (np.linalg.norm(W_next, axis=0) + _TINY) / (
+                np.linalg.norm(incoming, axis=1) + _TINY)
+            c = np.clip(np.sqrt(ratio), 1.0 / _MAX_SCALE_STEP, _MAX_SCALE_STEP)
+            self.weights[layer - 1] = (W * c[:, None], b * c)
+            self.weights[layer] = (W_next / c, b_next)
+            scales.append(c)
+        # layer 1's cross Gram (its target times [a_0; 1]) is kept from the
+        # last sweep, so it takes the target's new scale here
+        self._cross[1] = self._cross[1] * scales[0][:, None]
+        return scales
 
     def polish_output(self, backend, weights, n_sweeps, tol=1e-5):
         """Refit the output layer of ``weights`` on the network's own features.
@@ -377,6 +438,23 @@ class ADMMSolver:
 #: (called as ``refit(backend, gram, W, b, n_sweeps, tol)``)
 _REFITS = {"hinge": "_refit_admm", "log_loss": "_refit_log_loss",
            "squared_error": "_refit_squared_error"}
+
+
+#: Added to weight norms in :meth:`ADMMSolver._balance` (a unit with no
+#: weights on one side is scaled by the clip, not by infinity).
+_TINY = 1e-12
+#: Largest factor by which :meth:`ADMMSolver._balance` rescales a unit in
+#: one sweep: a guard for units whose weights vanish on one side, not a
+#: step size. Balancing must be exact (a He start needs about 0.3 at once,
+#: and a unit whose outgoing weight crosses zero far more): capped at 2,
+#: radial bands fell from 0.86 to 0.61 to 0.67 over ten seeds; 10 and 100
+#: scored alike (``docs/what_we_tried.rst``, section 12).
+_MAX_SCALE_STEP = 10.0
+
+
+def _in_dtype(scale, dtype):
+    """A unit scale vector in the state's dtype (``None`` stays ``None``)."""
+    return None if scale is None else scale.astype(dtype)
 
 
 def _with_empty_result(fn):

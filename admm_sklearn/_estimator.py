@@ -93,6 +93,15 @@ beta_hidden : float, default=0.1
         and a_{L-1}. ``'all'`` adds scaled multipliers on every hidden
         constraint (two more arrays of the hidden layers' size): a fixed point
         then satisfies the network exactly.
+    balance : bool, default=True
+        Before every sweep with multiplier steps, rescale each hidden unit so
+        that its incoming and outgoing weights have equal norms (the network
+        is unchanged: ``relu(c z) = c relu(z)``), its per-sample state with
+        it. The activation update passes the label signal to a unit in
+        proportion to its outgoing weights; balanced, every unit learns, and
+        the hidden layer takes off reliably (``docs/what_we_tried.rst``,
+        section 12). Only used with ``activation='relu'`` or ``'identity'``;
+        ``False`` is the paper.
     validation_fraction : float, default=0.1
         Share of training data held out when ``early_stopping`` is set.
     n_iter_no_change : int, default=400
@@ -199,6 +208,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         "init": [StrOptions({"forward", "gaussian"})],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
         "multipliers": [StrOptions({"all", "output", "bregman"})],
+        "balance": ["boolean"],
         "n_polish_iter": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -217,7 +227,8 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def __init__(self, *, hidden_layer_sizes, activation, loss, beta, beta_hidden, gamma,
                  alpha, max_iter, n_warmup_iter, n_polish_iter, tol, init, init_scale,
-                 multipliers, early_stopping, validation_fraction, n_iter_no_change, backend,
+                 multipliers, balance, early_stopping, validation_fraction, n_iter_no_change,
+                 backend,
                  n_jobs, dtype, random_state, verbose, warm_start):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -233,6 +244,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         self.init = init
         self.init_scale = init_scale
         self.multipliers = multipliers
+        self.balance = balance
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -438,7 +450,7 @@ class _Fit:
         if not resume:
             solver = ADMMSolver(sizes, est.activation, est._resolved_beta(sizes[-1]),
                                 est.gamma, est.alpha, self.dtype, est.multipliers,
-                                est.beta_hidden, est.loss)
+                                est.beta_hidden, est.loss, est.balance)
         history = {k: [] for k in ("objective", "loss", "residual",
                                    "multiplier_term", "weight_change", "seconds")}
         if est.early_stopping:

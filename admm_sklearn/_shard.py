@@ -202,21 +202,24 @@ def _row_weights(shard, rows):
     return None if shard.w is None else shard.w[rows]
 
 
-def _target(shard, layer, lam_scale, rows):
+def _target(shard, layer, lam_scale, rows, scale=None):
     """What ``W_l a_{l-1}`` is fitted to: ``z_l`` shifted by its scaled multiplier.
 
     ``z_L + lam_scale * lambda`` at the output (``lam_scale`` is 0 for the
     paper's Bregman step, ``1 / (2 beta)`` for the augmented Lagrangian),
-    ``z_l + v_l`` on hidden layers with multipliers, else ``z_l`` itself.
+    ``z_l + v_l`` on hidden layers with multipliers, else ``z_l`` itself;
+    times the unit scales ``scale`` of a hidden layer that its own pass has
+    not rescaled yet (see :func:`update_hidden_layer`).
     """
     z = shard.z[layer - 1][rows]
     if layer == len(shard.z):
         return z + lam_scale * shard.lam[rows] if lam_scale else z
-    return z + shard.v[layer - 1][rows] if shard.v else z
+    target = z + shard.v[layer - 1][rows] if shard.v else z
+    return target if scale is None else target * scale
 
 
 def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation, lam_scale,
-                        update_multipliers):
+                        update_multipliers, scale=None, next_scale=None):
     """Activation update (eq. 6) of a_l, then output update (eq. 7) of z_l.
 
     Both are row-local and need only ``W_l`` (solved just before) and
@@ -230,6 +233,13 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     dtype. With multipliers, ``h(z_l)`` becomes ``h(z_l) - u_l`` and
     ``z_{l+1}`` its target (see :func:`_target`): the same solve on shifted
     data (scaled-form ADMM).
+
+    ``scale``: the unit scales of :meth:`ADMMSolver._balance
+    <admm_sklearn._engine.ADMMSolver._balance>` for this layer (or
+    ``None``), applied to ``z_l, u_l, v_l`` block by block as the pass reads
+    them (``a_l`` is recomputed from them); ``next_scale``: those of layer
+    ``l + 1`` when it is hidden, applied to its target here (its own pass
+    rescales its state after this one).
 
     Eq. 7: entrywise and global; with multipliers the prox is taken at ``a_l
     + u_l`` and ``W_l a_{l-1} - v_l``, then ``u_l += a_l - h(z_l)``, ``v_l +=
@@ -254,7 +264,9 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     penalty = 0.0
     w = shard.w
     for rows in _row_blocks(shard.n_samples, a.shape[1]):
-        target = _target(shard, layer + 1, lam_scale, rows)
+        if scale is not None:
+            _rescale_block(shard, layer, rows, scale)
+        target = _target(shard, layer + 1, lam_scale, rows, next_scale)
         block_colsum, block_cross = _activation_block(shard, layer, ops, b_next, activation,
                                                       target, rows)
         if w is not None:  # the same sums, weighted (the kernels sum unweighted)
@@ -272,6 +284,13 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
         if layer == 1:
             cross += cross_gram(A[rows], _target(shard, 1, 0.0, rows), _row_weights(shard, rows))
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
+
+
+def _rescale_block(shard, layer, rows, scale):
+    """Multiply the units of ``z_l, u_l, v_l`` in ``rows`` by ``scale`` in place."""
+    for arrays in (shard.z, shard.u, shard.v):
+        if arrays:
+            arrays[layer - 1][rows] *= scale
 
 
 def _activation_block(shard, layer, ops, b_next, activation, target, rows):

@@ -5,7 +5,7 @@ import pytest
 
 from admm_sklearn._activations import ACTIVATIONS
 from admm_sklearn._backends import JoblibBackend, SerialBackend
-from admm_sklearn._engine import ADMMSolver
+from admm_sklearn._engine import ADMMSolver, forward
 
 
 def _data(n=300, d=5, k=1, seed=0):
@@ -222,3 +222,77 @@ def test_output_polish_reaches_the_convex_optimum_on_fixed_features():
     start = hinge_loss_sum(Y, F @ weights[1][0].T + weights[1][1])
     assert lp.status == 0 and lp.fun < start
     assert polished <= lp.fun * (1 + 1e-3) + 1e-6, (polished, lp.fun, start)
+
+
+def _network(X, weights, activation):
+    return forward(X, [W.T for W, _ in weights], [b for _, b in weights], activation)
+
+
+@pytest.mark.parametrize("hidden,activation", [((9,), "relu"), ((7, 5), "relu"),
+                                               ((6,), "identity")])
+def test_balancing_leaves_the_network_unchanged_and_equalises_unit_norms(hidden, activation):
+    X, Y = _data(n=200, d=5)
+    X = X * [1.0, 10.0, 0.1, 3.0, 1.0]  # layer 1's norms are taken on standardised inputs
+    solver = ADMMSolver((5,) + hidden + (1,), activation, alpha=1e-3, multipliers="all",
+                        balance=True)
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64)
+    solver.initialize(backend, "forward", seed=2)
+    for _ in range(3):
+        solver.step(backend, update_multipliers=False)  # no balancing without multipliers
+    before = _network(X, solver.weights, activation)
+    scales = solver._balance()
+    np.testing.assert_allclose(_network(X, solver.weights, activation), before,
+                               rtol=1e-10, atol=1e-12)
+    assert [len(c) for c in scales] == list(hidden)
+    assert all(np.all((c >= 0.1) & (c <= 10.0)) for c in scales)
+    # the last hidden layer is balanced exactly where its scale was not
+    # clipped (a deeper net's earlier layers are rescaled again through
+    # their outgoing weights, so a second call still moves them)
+    W, b = solver.weights[-2]
+    incoming = np.column_stack(solver._to_standard_inputs(W, b) if len(hidden) == 1 else (W, b))
+    free = (scales[-1] > 0.1) & (scales[-1] < 10.0)
+    assert free.sum() >= 0.8 * len(free)
+    np.testing.assert_allclose(np.linalg.norm(incoming, axis=1)[free],
+                               np.linalg.norm(solver.weights[-1][0], axis=0)[free], rtol=1e-10)
+    if len(hidden) == 1:
+        np.testing.assert_allclose(solver._balance()[0], 1.0, rtol=1e-10)
+
+
+@pytest.mark.parametrize("hidden", [(8,), (6, 5)])
+def test_balanced_sweep_is_a_plain_sweep_from_the_explicitly_rescaled_state(hidden):
+    # the passes rescale z_l, u_l, v_l block by block as they read them (and
+    # a deeper layer's target before its own pass): the same as rescaling
+    # every array first and running an unbalanced sweep
+    X, Y = _data(n=300, d=4)
+    sizes = (4,) + hidden + (1,)
+    runs = []
+    for balance in (True, False):
+        solver = ADMMSolver(sizes, "relu", alpha=1e-3, multipliers="all", balance=False,
+                            loss="log_loss")
+        backend = SerialBackend()
+        backend.scatter(X, Y, np.float64)
+        solver.initialize(backend, "forward", seed=5)
+        for sweep in range(6):  # nonzero multipliers u, v, lambda
+            solver.step(backend, update_multipliers=sweep >= 3)
+        solver.balance = balance
+        runs.append((solver, backend))
+    (balanced, backend_a), (plain, backend_b) = runs
+    shard_a, shard_b = backend_a.shards[0], backend_b.shards[0]
+    for _ in range(2):
+        balanced.step(backend_a)
+        for layer, c in enumerate(plain._balance(), start=1):
+            for arrays in (shard_b.a, shard_b.z, shard_b.u, shard_b.v):
+                arrays[layer - 1] *= c
+        plain.step(backend_b)
+    for (W, b), (W0, b0) in zip(balanced.weights, plain.weights):
+        np.testing.assert_allclose(W, W0, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b, b0, rtol=1e-10, atol=1e-12)
+    for arrays, ref in ((shard_a.z, shard_b.z), (shard_a.u, shard_b.u), (shard_a.a, shard_b.a)):
+        for x, x0 in zip(arrays, ref):
+            np.testing.assert_allclose(x, x0, rtol=1e-10, atol=1e-12)
+
+
+def test_balancing_is_off_for_activations_that_are_not_positively_homogeneous():
+    assert not ADMMSolver((3, 4, 1), "hard_sigmoid", balance=True).balance
+    assert ADMMSolver((3, 4, 1), "relu", balance=True).balance
