@@ -283,22 +283,23 @@ class ADMMSolver:
         ||[W_l, b_l][j, :]||`` (layer 1 in standardised inputs, where the
         ridge acts). The bias counts because it scales with the unit: a unit
         with a bias and no input weights was otherwise rescaled without
-        bound (a fit on random labels overflowed). The unit's state ``a_l, z_l, u_l, v_l`` is multiplied by
-        ``c_j`` too (each pass does it as it reads a block), so every
-        constraint of eq. 4 keeps its residual up to that factor: the change
-        amounts to per-unit penalty weights ``gamma c_j^2`` and ``beta_l
-        c_j^2``.
+        bound (a fit on random labels overflowed). The unit's state is
+        rescaled with it: ``z_l, u_l, v_l`` are multiplied by ``c_j`` as
+        each pass reads a block, and ``a_l`` is recomputed from them. Every
+        constraint of eq. 4 then keeps its residual up to that factor: the
+        change amounts to per-unit penalty weights ``gamma c_j^2`` and
+        ``beta_l c_j^2``.
 
         Why it pays: the activation update (eq. 6) moves ``a_l`` along
         ``W_{l+1}^T``, so a unit with small outgoing weights receives little
         of the label signal, however useful its input weights. A He-scaled
         start gives every unit outgoing weights of about ``sqrt(d_{l+1} /
         d_l)`` times the norm of its incoming ones (0.1 for 100 units and
-        one output), so without balancing
-        the hidden layer learns slowly and whether it takes off at all is
-        chaotic (``docs/what_we_tried.rst``, section 12). Done every sweep;
-        done every second or tenth sweep, or halfway (``c_j^{1/2}``), the
-        weights shrank to zero instead (measured, same section).
+        one output), so without balancing the hidden layer learns slowly and
+        whether it takes off at all is chaotic (``docs/what_we_tried.rst``,
+        section 12). It must be exact and every sweep: done every second or
+        tenth sweep, or halfway (``c_j^{1/2}``), the weights shrank to zero
+        instead (measured, same section).
         """
         scales = []
         for layer in range(1, self.n_layers):
