@@ -235,7 +235,7 @@ class ADMMSolver:
         L = self.n_layers
         # per hidden layer, the unit scales its pass applies to its state
         scales = (self._balance() if self.balance and update_multipliers and L > 1
-                  else [None] * L)
+                  else [None] * (L - 1))
         scales.append(None)  # the output layer is never rescaled
         for layer in range(1, L):
             self.weights[layer - 1] = self._solve_layer(layer)

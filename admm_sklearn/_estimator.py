@@ -228,8 +228,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
     def __init__(self, *, hidden_layer_sizes, activation, loss, beta, beta_hidden, gamma,
                  alpha, max_iter, n_warmup_iter, n_polish_iter, tol, init, init_scale,
                  multipliers, balance, early_stopping, validation_fraction, n_iter_no_change,
-                 backend,
-                 n_jobs, dtype, random_state, verbose, warm_start):
+                 backend, n_jobs, dtype, random_state, verbose, warm_start):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss

@@ -35,10 +35,11 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
     beta : float, default=1.0
         Weight of the output constraint ``z_L = W_L a_{L-1}`` (eq. 4),
         relative to the loss on standardised targets. With ``balance=True``
-        (the default), mean test R^2 over two seeds for ``beta`` 0.3 / 1 / 3:
-        Friedman #1 0.947 / 0.954 / 0.947, diabetes 0.03 / 0.37 / 0.41.
-        Without balancing it had to be 10 (``docs/what_we_tried.rst``,
-        sections 10 and 12).
+        (the default), mean test R^2 over two seeds for ``beta`` 1 / 3:
+        Friedman #1 0.953 / 0.942, diabetes 0.39 / 0.38 (unbalanced, the
+        earlier default 10: 0.953 and 0.12). Balanced units with ``beta=10``
+        lost up to 13 points (``docs/what_we_tried.rst``, sections 10 and
+        12).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data and score on
         it (R^2, weighted by ``sample_weight``), every 10 sweeps after the
