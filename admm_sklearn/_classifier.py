@@ -23,8 +23,8 @@ AUTO_BETA_CONFIDENCE = 0.7
 #: 52 points (wine 0.956 -> 0.341, three seeds).
 PAPER_SETTINGS = {"init": "gaussian", "loss": "hinge", "alpha": 0.0, "beta": 1.0,
                   "beta_hidden": 1.0, "gamma": 10.0, "n_warmup_iter": 10, "max_iter": 100,
-                  "multipliers": "bregman", "balance": False, "n_polish_iter": 0,
-                  "dtype": "float64"}
+                  "multipliers": "bregman", "balance": False, "start_fraction": 1.0,
+                  "n_polish_iter": 0, "dtype": "float64"}
 
 
 def _has_probabilities(est):
@@ -83,10 +83,12 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         The value used is ``beta_``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified)
-        and score on it (accuracy, weighted by ``sample_weight``), every 10
-        sweeps after the warm-up, the network the fit would return there
-        (output refit included); stop once the best score is
-        ``n_iter_no_change`` sweeps old and return the best network.
+        and evaluate on it, every 10 sweeps after the warm-up, the network
+        the fit would return there (output refit included): its ``loss``
+        (weighted by ``sample_weight``) chooses, its accuracy is recorded
+        in ``validation_scores_``. Stop once the lowest validation loss is
+        ``n_iter_no_change`` sweeps old, take that network and refit its
+        output layer on all the training rows, the held-out ones included.
     {shared_parameters}
 
     Attributes
@@ -139,8 +141,9 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="log_loss",
                  beta="auto", beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
-                 multipliers="all", balance=True, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=400, backend="joblib",
+                 multipliers="all", balance=True, start_fraction="auto",
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=400,
+                 backend="joblib",
                  n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False):
         # every argument, by name, to the shared base (which stores them)

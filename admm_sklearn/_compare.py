@@ -10,6 +10,7 @@ points are also what ``--plot`` draws. The task follows the target
 (``--task auto``): real-valued targets are regression.
 """
 
+import copy
 import time
 import warnings
 
@@ -25,6 +26,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from ._classifier import PAPER_SETTINGS, ADMMClassifier
 from ._datasets import DATASETS, REGRESSION_DATASETS, load_dataset
+from ._estimator import BaseADMM
 from ._regressor import ADMMRegressor
 
 
@@ -71,12 +73,12 @@ def accuracy_curve(model, X_train, y_train, X_test, y_test, n_points=10, max_ste
     The fit runs ``max_steps`` iterations (default: the model's ``max_iter``:
     ADMM sweeps, MLP epochs, solver iterations) in ``n_points`` chunks and
     scores the model after each chunk, so the whole curve costs about one
-    fit. The ADMM estimators continue through ``warm_start`` (with the same
-    data it keeps its full state, so chunks of k sweeps equal one fit; each
-    point is the network the user would get, output refit included, and its
-    time includes that refit); stochastic MLPs through ``partial_fit`` (Adam's
-    moments kept); other models (lbfgs, logistic regression) through
-    ``warm_start``, which restarts their solver's memory at each chunk.
+    fit. The ADMM estimators run one fit that hands the network it would
+    return (output refit included; its time counts) to a scorer every chunk
+    (:class:`_SweepScorer`); stochastic MLPs continue through
+    ``partial_fit`` (Adam's moments kept); other models (lbfgs, logistic
+    regression) through ``warm_start``, which restarts their solver's memory
+    at each chunk.
     Features are standardised on the training part, as in every comparison.
     The score is the model's own (accuracy, or R^2 for regressors).
 
@@ -92,6 +94,8 @@ def accuracy_curve(model, X_train, y_train, X_test, y_test, n_points=10, max_ste
     # a direct solver (ridge regression's, say) is one step: a one-point curve
     total = int(max_steps or model.get_params()["max_iter"]) if iterative else 1
     chunk = max(1, -(-total // n_points))
+    if isinstance(model, BaseADMM):
+        return _SweepScorer(model, chunk, total).curve(X_train, y_train, X_test, y_test)
     incremental = hasattr(model, "partial_fit") and model.get_params().get("solver") in (
         "adam", "sgd")
     if iterative and not incremental:
@@ -115,6 +119,50 @@ def accuracy_curve(model, X_train, y_train, X_test, y_test, n_points=10, max_ste
         curve.append((steps, seconds, float(model.score(X_train, y_train)),
                       float(model.score(X_test, y_test))))
     return curve
+
+
+class _SweepScorer:
+    """One ADMM fit of ``total`` sweeps, scored every ``every`` sweeps.
+
+    Set as the fit's ``_sweep_monitor``, it receives the network the fit
+    would return at that sweep (output refit included, whose time counts as
+    fit time) and scores it; scoring time is left out. One fit, not chunks
+    of warm-started ones: a ``start_fraction`` below 1 makes the first half
+    of a fit unlike the first half of a longer one.
+    """
+
+    def __init__(self, model, every, total):
+        self.model, self.every, self.total = model.set_params(max_iter=total), every, total
+        self.points, self.scoring, self.start = [], 0.0, None
+
+    def wants(self, sweep):
+        return sweep % self.every == 0 or sweep == self.total
+
+    def __call__(self, sweep, network):
+        now = time.perf_counter()
+        scored = copy.copy(self.model)
+        for name, value in network.items():
+            setattr(scored, name, value)
+        self._score(sweep, now, scored)
+
+    def _score(self, sweep, now, fitted):
+        self.points.append((sweep, now - self.start - self.scoring,
+                            float(fitted.score(*self.train)), float(fitted.score(*self.test))))
+        self.scoring += time.perf_counter() - now
+
+    def curve(self, X_train, y_train, X_test, y_test):
+        self.train, self.test = (X_train, y_train), (X_test, y_test)
+        self.model._sweep_monitor = self
+        self.start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self.model.fit(X_train, y_train)
+        finally:
+            del self.model._sweep_monitor
+        if not self.points or self.points[-1][0] != self.model.n_iter_:  # converged early
+            self._score(self.model.n_iter_, time.perf_counter(), self.model)
+        return self.points
 
 
 def time_to(curve, target):

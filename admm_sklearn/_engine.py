@@ -332,7 +332,10 @@ class ADMMSolver:
         With ``loss='log_loss'`` the same convex problem is solved directly
         (:meth:`_refit_log_loss`), up to ``n_sweeps`` passes, until
         no weight moves by ``tol`` (relative); with ``loss='squared_error'``
-        it is one ridge solve (:meth:`_refit_squared_error`).
+        it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
+        relative to the rows the shards hold now (``alpha`` times their
+        weight), which are the training rows except in early stopping's
+        refit on all rows.
         """
         W, b = weights[-1]
         if self.n_layers < 2 or n_sweeps == 0:
@@ -344,22 +347,22 @@ class ADMMSolver:
                                       refit == self._refit_admm)
             if not np.all(np.isfinite(gram)):
                 self.diverged()
-            return refit(backend, gram, W, b, n_sweeps, tol)
+            return refit(backend, gram, W, b, n_sweeps, tol, self.alpha * float(gram[-1, -1]))
         finally:
             backend.map(_shard.end_polish)  # local: frees memory, no collective
 
-    def _refit_admm(self, backend, gram, W, b, n_sweeps, tol):
+    def _refit_admm(self, backend, gram, W, b, n_sweeps, tol, ridge):
         """The hinge's refit: ``n_sweeps`` sweeps of Algorithm 1 on the output
         layer alone (``tol`` unused: the plain ADMM polish runs them all)."""
-        factor = GramFactor(gram, self._ridge())
+        factor = GramFactor(gram, ridge)
         for _ in range(n_sweeps):
             _, cross = backend.map_sum(_shard.polish_step, W, b, self.beta)
             if not np.all(np.isfinite(cross)):
                 self.diverged()
-            W, b = solve_weights(cross, None, self._ridge(), factor=factor)
+            W, b = solve_weights(cross, None, ridge, factor=factor)
         return W, b
 
-    def _refit_squared_error(self, backend, gram, W, b, n_sweeps, tol):
+    def _refit_squared_error(self, backend, gram, W, b, n_sweeps, tol, ridge):
         """Exact output layer for the squared error: ridge regression on the features.
 
         ``min_W ||Y - W F - b||^2 / 2 + c ||W||^2`` (``c = beta ridge``, the
@@ -370,9 +373,9 @@ class ADMMSolver:
         (cross,) = backend.map_sum(_shard.targets_cross)
         if not np.all(np.isfinite(cross)):
             self.diverged()
-        return solve_weights(cross, gram, 2.0 * self.beta * self._ridge())
+        return solve_weights(cross, gram, 2.0 * self.beta * ridge)
 
-    def _refit_log_loss(self, backend, gram, W, b, n_sweeps, tol):
+    def _refit_log_loss(self, backend, gram, W, b, n_sweeps, tol, ridge):
         """Exact output layer for the log-loss: majorise-minimise, accelerated.
 
         ``J(W) = sum_n loss(W f_n + b, y_n) + c ||W||^2`` with ``c = beta
@@ -387,7 +390,7 @@ class ADMMSolver:
         O'Donoghue and Candes' gradient restart makes it converge in far
         fewer passes than the plain majoriser.
         """
-        c = self.beta * self._ridge()
+        c = self.beta * ridge
         scale = 0.25 if W.shape[0] == 1 else 0.5
         factor = GramFactor(scale * np.asarray(gram), 2.0 * c)
         current = np.column_stack([W, b])

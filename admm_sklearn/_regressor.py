@@ -41,11 +41,13 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         lost up to 13 points (``docs/what_we_tried.rst``, sections 10 and
         12).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data and score on
-        it (R^2, weighted by ``sample_weight``), every 10 sweeps after the
-        warm-up, the network the fit would return there (output refit
-        included); stop once the best score is ``n_iter_no_change`` sweeps
-        old and return the best network.
+        Hold out ``validation_fraction`` of the training data and evaluate
+        on it, every 10 sweeps after the warm-up, the network the fit would
+        return there (output refit included): its squared error (weighted
+        by ``sample_weight``) chooses, its R^2 is recorded in
+        ``validation_scores_``. Stop once the lowest validation loss is
+        ``n_iter_no_change`` sweeps old, take that network and refit its
+        output layer on all the training rows, the held-out ones included.
     {shared_parameters}
 
     Attributes
@@ -77,8 +79,9 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  beta=1.0, beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
-                 multipliers="all", balance=True, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=400, backend="joblib",
+                 multipliers="all", balance=True, start_fraction="auto",
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=400,
+                 backend="joblib",
                  n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False):
         # every argument, by name, to the shared base (which stores them)

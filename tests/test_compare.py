@@ -40,7 +40,9 @@ def test_unknown_dataset_is_a_clear_error():
 
 def test_accuracy_curve_is_one_fit_scored_as_it_goes():
     """The curve reaches the model's own max_iter, and its last point is the
-    score of one plain fit (chunks of warm-started sweeps equal one fit)."""
+    score of one plain fit (ADMM: that fit, scored as it goes; also when its
+    first sweeps see a subset of the rows)."""
+    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
@@ -60,6 +62,10 @@ def test_accuracy_curve_is_one_fit_scored_as_it_goes():
     assert curve[-1][3] == plain.score(X_te, y_te)
     assert curve[-1][2] == plain.score(X_tr, y_tr)
     assert time_to(curve, 2.0) is None and time_to(curve, 0.0) == seconds[0]
+    subset = clone(model).set_params(start_fraction=0.5)
+    curve = accuracy_curve(subset, X_tr, y_tr, X_te, y_te, n_points=4)
+    assert curve[-1][3] == make_pipeline(StandardScaler(), subset).fit(X_tr, y_tr).score(
+        X_te, y_te)
 
     mlp = MLPClassifier((8,), max_iter=6, random_state=0)
     assert [s for s, *_ in accuracy_curve(mlp, X_tr, y_tr, X_te, y_te, n_points=3)] == [2, 4, 6]

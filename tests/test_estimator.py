@@ -1,9 +1,11 @@
 """ADMMClassifier in scikit-learn workflows, and the accuracy it must reach."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, make_moons
 from sklearn.exceptions import ConvergenceWarning
@@ -12,6 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from admm_sklearn import PAPER_SETTINGS, ADMMClassifier
+from admm_sklearn.backends import SerialBackend
 
 
 def _split(X, y):
@@ -118,19 +121,90 @@ def test_float32_and_float64_fits_agree_closely():
     assert np.mean(f32.predict(X) == f64.predict(X)) > 0.97
 
 
-def test_early_stopping_keeps_best_validation_weights():
+def test_early_stopping_keeps_lowest_validation_loss_network():
     X, y = make_moons(600, noise=0.3, random_state=0)
     clf = ADMMClassifier((32,), early_stopping=True, n_iter_no_change=20, max_iter=200,
                          random_state=0).fit(X, y)
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
     # scored every 10 sweeps after the 20 warm-up sweeps, never inside them
     scores = np.array(clf.history_["validation_score"])
-    checked = np.flatnonzero(~np.isnan(scores)) + 1
+    losses = np.array(clf.history_["validation_loss"])
+    checked = np.flatnonzero(~np.isnan(losses)) + 1
     assert checked.min() > clf.n_warmup_iter and np.all(checked % 10 == 0)
+    assert np.array_equal(np.isnan(scores), np.isnan(losses))
     assert len(clf.validation_scores_) == len(checked)
-    # it stopped once the best score was n_iter_no_change sweeps old, or at max_iter
-    best = checked[np.argmax(scores[checked - 1])]
+    # the validation loss chooses; the score reported is that network's
+    best = checked[np.argmin(losses[checked - 1])]
+    assert clf.best_validation_score_ == scores[best - 1]
+    # it stopped once the lowest loss was n_iter_no_change sweeps old, or at max_iter
     assert clf.n_iter_ - best >= 20 or clf.n_iter_ == 200
+
+
+def test_early_stopping_refits_output_layer_on_all_training_rows():
+    X, y = make_moons(600, noise=0.3, random_state=0)
+    clf = ADMMClassifier((32,), early_stopping=True, n_iter_no_change=20, max_iter=200,
+                         dtype="float64", random_state=0).fit(X, y)
+    F = np.maximum(X @ clf.coefs_[0] + clf.intercepts_[0], 0)
+    W, b = clf.coefs_[1][:, 0], clf.intercepts_[1][0]
+
+    def relative_gradient(rows):
+        # of the refit's convex problem on ``rows``: summed logistic loss
+        # plus beta * alpha * (number of rows) * ||W||^2
+        residual = expit(F[rows] @ W + b) - y[rows]
+        ridge = clf.beta_ * clf.alpha * len(rows)
+        grad = np.r_[F[rows].T @ residual + 2.0 * ridge * W, residual.sum()]
+        return np.linalg.norm(grad) / np.linalg.norm(F[rows].T @ np.abs(residual))
+
+    # optimal on all 600 rows, not on the 540 that a refit without the
+    # held-out rows would have seen (which 540 does not matter: any 90%)
+    assert relative_gradient(np.arange(600)) < 1e-4
+    assert relative_gradient(np.arange(540)) > 1e-3
+
+
+class _ScatterLog(SerialBackend):
+    """The serial backend, recording the rows of every scatter."""
+
+    def __init__(self, scattered=None):
+        super().__init__()
+        self.scattered = [] if scattered is None else scattered
+
+    def _config(self):  # the fit's copy of the backend shares the record
+        return {"scattered": self.scattered}
+
+    def scatter(self, X, Y, dtype, sample_weight=None, shift=None):
+        self.scattered.append((np.array(X), np.array(Y)))
+        super().scatter(X, Y, dtype, sample_weight, shift)
+
+
+def test_start_fraction_fits_a_random_subset_first_then_continues_on_all_rows():
+    X, y = make_moons(800, noise=0.2, random_state=0)
+    order = np.argsort(y, kind="stable")  # sorted labels: a head slice would be one class
+    X, y = X[order], y[order]
+    params = dict(hidden_layer_sizes=(16,), max_iter=40, n_warmup_iter=5, tol=0.0,
+                  dtype="float64", random_state=0)
+    log = _ScatterLog()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = ADMMClassifier(start_fraction=0.25, backend=log, **params).fit(X, y)
+        (X_sub, Y_sub), (X_all, _) = log.scattered
+        assert 150 < len(X_sub) < 250 and len(X_all) == 800
+        assert 0.3 < Y_sub.mean() < 0.7  # random rows, both classes
+        assert clf.n_iter_ == 40
+        assert clf.history_["n_samples"] == [len(X_sub)] * 20 + [800] * 20
+        # the same as fitting the subset for half the sweeps and then
+        # warm-starting on all rows (a forward pass through its network)
+        sub = np.flatnonzero((X[:, None, :] == X_sub[None]).all(axis=2).any(axis=1))
+        manual = ADMMClassifier(warm_start=True, **{**params, "max_iter": 20})
+        manual.fit(X[sub], y[sub]).fit(X, y)
+    for c, c_ref in zip(clf.coefs_ + clf.intercepts_, manual.coefs_ + manual.intercepts_):
+        np.testing.assert_allclose(c, c_ref, rtol=1e-7, atol=1e-9)
+
+
+def test_start_fraction_auto_subsamples_only_large_sets():
+    clf = ADMMClassifier()
+    assert clf._resolved_start_fraction(199_999) == 1.0
+    assert clf._resolved_start_fraction(200_000) == 1.0 / 8.0
+    assert ADMMClassifier(start_fraction=0.5)._resolved_start_fraction(100) == 0.5
+    assert ADMMClassifier(**PAPER_SETTINGS)._resolved_start_fraction(10**7) == 1.0
 
 
 def test_convergence_warning_when_max_iter_too_small():

@@ -16,8 +16,12 @@ y = np.where(X[:, 0] * X[:, 1] > 0, "yes", "no").astype("<U5")
 y[X[:, 2] > 1.2] = "maybe"
 bounds = np.linspace(0, len(X), size + 1).astype(int)
 local = slice(bounds[rank], bounds[rank + 1])
-params = dict(hidden_layer_sizes=(12, 7), init=init, max_iter=25, n_warmup_iter=5,
-              random_state=3, tol=0.0, dtype="float64")
+# "subset": the first sweeps on a random half of the rows, drawn by global
+# row index, so the same rows whether they sit on one process or two
+params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
+              random_state=3, tol=0.0, dtype="float64",
+              **({"init": "forward", "start_fraction": 0.5} if init == "subset"
+                 else {"init": init}))
 mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
 coefs = comm.allgather([c.copy() for c in mpi.coefs_])
 for other in coefs[1:]:
