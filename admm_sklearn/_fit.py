@@ -37,15 +37,16 @@ class _Fit:
         self.est, self.hidden, self.dtype = est, hidden, dtype
         self.backend, self.targets = backend, targets
 
-    def _input_shift(self, X):
-        """Column means of the training inputs over all processes, in float64:
-        the shards hold ``X - shift`` (see :class:`~admm_sklearn._shard.Shard`)."""
+    def _input_moments(self, X):
+        """``(shift, n_rows)``: the column means of the training inputs over
+        all processes, in float64 (the shards hold ``X - shift``, see
+        :class:`~admm_sklearn._shard.Shard`), and the number of rows over all
+        processes (``None`` for dask input, which is never subsampled)."""
         if is_dask_collection(X):
-            return np.asarray(X.mean(axis=0).compute(), dtype=np.float64)
+            return np.asarray(X.mean(axis=0).compute(), dtype=np.float64), None
         total, count = self.backend.allreduce([X.sum(axis=0, dtype=np.float64),
                                                np.array([float(len(X))])])
-        self.n_rows = int(count[0])  # over all processes
-        return total / max(count[0], 1.0)
+        return total / max(count[0], 1.0), int(count[0])
 
     def _on_raw_inputs(self, weights, sign=-1.0):
         """Weights on ``x - shift`` as weights on ``x`` (``sign=-1``: ``b_1 -
@@ -53,14 +54,13 @@ class _Fit:
         W, b = weights[0]
         return [(W, b + sign * (W @ self.shift))] + list(weights[1:])
 
-    def _validate(self, weights, X, y, w):
+    def _validate(self, weights, X, Y, w):
         """``(score, loss)`` of the network ``weights`` (encoded units) on the
-        held-out ``(X, y)``: the estimator's score and the fit's own loss per
-        unit of sample weight."""
+        held-out rows ``X`` with encoded targets ``Y``: the estimator's score
+        and the fit's own loss per unit of sample weight."""
         weights = self._on_raw_inputs(weights)
         coefs = [W.T for W, _ in weights]
         outputs = forward(X, coefs, [b for _, b in weights], self.est.activation)
-        Y = self.targets.transform(y)
         loss_sums = np.array([LOSSES[self.est.loss].value(Y, outputs, w),
                               len(Y) if w is None else np.sum(w, dtype=np.float64)])
         sums, loss_sums = self.backend.allreduce(
@@ -96,22 +96,21 @@ class _Fit:
         rng = check_random_state(est.random_state)
         # Every process must draw the same seed (MPI ranks too).
         seed = backend.allgather(int(rng.randint(np.iinfo(np.int32).max)))[0]
-        X_val = y_val = w_val = None
-        if est.early_stopping:
-            self.all_rows = (X, self.targets.transform(y).astype(self.dtype), self.dtype,
-                             sample_weight)
+        dask_input = is_dask_collection(X)
+        # encoded once, in float64: the validation rows are scored on it as is
+        Y = None if dask_input else self.targets.transform(y)
+        validation = None
+        if est.early_stopping:  # never with dask input (refused when validating it)
+            self.all_rows = (X, Y.astype(self.dtype), self.dtype, sample_weight)
             w = np.ones(len(y)) if sample_weight is None else sample_weight
-            X, X_val, y, y_val, w, w_val = train_test_split(
-                X, y, w, test_size=est.validation_fraction, random_state=seed,
+            X, X_val, y, _, Y, Y_val, w, w_val = train_test_split(
+                X, y, Y, w, test_size=est.validation_fraction, random_state=seed,
                 stratify=y if self.targets.stratify else None)
             sample_weight = None if sample_weight is None else w
-        dask_input = is_dask_collection(X)
-        if dask_input:
-            Y = encode_chunks(self.targets, y, self.dtype)
-        else:
-            Y = self.targets.transform(y).astype(self.dtype)
+            validation = (X_val, Y_val, w_val)
+        Y = encode_chunks(self.targets, y, self.dtype) if dask_input else Y.astype(self.dtype)
         sizes = (X.shape[1],) + self.hidden + (Y.shape[1],)
-        self.shift = self._input_shift(X)
+        self.shift, n_rows = self._input_moments(X)
 
         solver = getattr(est, "_solver", None) if est.warm_start else None
         fingerprint = _fingerprint(X, y, sample_weight)
@@ -128,7 +127,7 @@ class _Fit:
 
         start = None if resume else self._warm_start_weights()
         if start is None and not resume and not dask_input:
-            rows = self._subset_rows(len(X), seed)
+            rows = self._subset_rows(len(X), n_rows, seed)
             if rows is not None:
                 start = self._subset_start(X[rows], Y[rows],
                                            None if sample_weight is None else sample_weight[rows],
@@ -145,9 +144,10 @@ class _Fit:
                     solver.initialize(backend, est.init if start is None else "forward", seed,
                                       start, est.init_scale)
                 n_sweeps = est.max_iter - (0 if resume else len(history["objective"]))
-                validation = (X_val, y_val, w_val) if est.early_stopping else None
-                converged, weights = self._sweeps(solver, n_sweeps, history, validation)
-            return self._result(solver, weights, history, converged, sizes, fingerprint)
+                converged, weights, best_score = self._sweeps(solver, n_sweeps, history,
+                                                              validation)
+            return self._result(solver, weights, history, converged, best_score, sizes,
+                                fingerprint)
         except BaseException:
             backend.release()  # the shards' memory, on a cluster too
             raise
@@ -171,16 +171,16 @@ class _Fit:
         weights[-1] = self.targets.from_raw(*weights[-1])
         return weights
 
-    def _subset_rows(self, n_local, seed):
+    def _subset_rows(self, n_local, n_rows, seed):
         """This process's rows of the subset start, or ``None`` for none.
 
         Row ``i`` (global index) is in it when the ``i``-th draw of a
         generator seeded by the fit is below ``start_fraction``: the subset
         does not depend on how rows are spread over processes, so MPI runs
         agree with serial ones. Every process decides from the global row
-        count, so all take the same branch.
+        count ``n_rows``, so all take the same branch.
         """
-        fraction = self.est._resolved_start_fraction(self.n_rows)
+        fraction = self.est._resolved_start_fraction(n_rows)
         if fraction >= 1.0:
             return None
         offset = self.backend.row_offset(n_local)
@@ -204,19 +204,21 @@ class _Fit:
         try:
             with backend.running():
                 solver.initialize(backend, est.init, seed, None, est.init_scale)
-                _, weights = self._sweeps(solver, est.max_iter // 2, history, None)
+                _, weights, _ = self._sweeps(solver, est.max_iter // 2, history, None)
         finally:
             backend.release()
         return weights
 
     def _sweeps(self, solver, n_sweeps, history, validation):
         """Up to ``n_sweeps`` sweeps on the scattered shards, recorded in
-        ``history``; returns ``(converged, weights)``: the network to return
-        (the best one on the held-out rows ``validation = (X, y, w)`` if
-        given, else the last one), output layer refitted."""
+        ``history``; returns ``(converged, weights, best_score)``: the network
+        to return (the one of lowest loss on the held-out rows ``validation =
+        (X, Y, w)`` if given, its output layer refitted on all rows, and its
+        validation score; else the last one, output layer refitted, and
+        ``None``)."""
         est = self.est
         best_loss, best_weights, best_sweep, stall, converged = np.inf, None, 0, 0, False
-        self.best_score, last_output = None, None
+        best_score, last_output = None, None
         for sweep in range(n_sweeps):
             previous = [W for W, _ in solver.weights]
             stats = solver.step(self.backend, solver.n_iter >= est.n_warmup_iter)
@@ -247,7 +249,7 @@ class _Fit:
                     if loss < best_loss - est.tol or best_weights is None:
                         best_sweep = solver.n_iter
                     if loss < best_loss:
-                        best_loss, self.best_score, best_weights = loss, score, refit
+                        best_loss, best_score, best_weights = loss, score, refit
                 stall = 0 if best_weights is None else solver.n_iter - best_sweep
             else:
                 # With multiplier steps the objective need not decrease;
@@ -267,8 +269,8 @@ class _Fit:
                 converged = True
                 break
         if best_weights is not None:
-            return converged, self._refit_on_all_rows(solver, best_weights)
-        return converged, self._refit(solver, solver.weights)
+            return converged, self._refit_on_all_rows(solver, best_weights), best_score
+        return converged, self._refit(solver, solver.weights), None
 
     def _report(self, solver, sweep):
         """Hand the network the fit would return after ``sweep`` sweeps to
@@ -292,7 +294,7 @@ class _Fit:
             "intercepts_": [np.array(b, dtype=np.float64) for _, b in weights],
         }
 
-    def _result(self, solver, weights, history, converged, sizes, fingerprint):
+    def _result(self, solver, weights, history, converged, best_score, sizes, fingerprint):
         """The fitted attributes of the network ``weights`` (encoded units)."""
         est, backend = self.est, self.backend
         if not converged:
@@ -310,7 +312,7 @@ class _Fit:
             "history_": history,
             "validation_scores_": None if not est.early_stopping else [
                 v for v in history["validation_score"] if not np.isnan(v)],
-            "best_validation_score_": self.best_score if est.early_stopping else None,
+            "best_validation_score_": best_score,
         }
         result["loss_"] = result["loss_curve_"][-1]
         if est.warm_start:
