@@ -164,7 +164,8 @@ n_features_in_ : int
     intercepts_ : list of ndarray
         ``intercepts_[i]`` has shape (fan_out,).
     n_iter_ : int
-        Number of sweeps run (warm-up included).
+        Number of sweeps run (warm-up included); with ``early_stopping``,
+        the number chosen, which the returned network ran on all rows.
     beta_ : float
         The ``beta`` the fit used (``beta='auto'`` resolved).
     n_layers_ : int
@@ -183,15 +184,17 @@ n_features_in_ : int
         (``||z_L - W_L a_{L-1}||``), ``multiplier_term``, ``weight_change``
         (the quantity compared with ``tol``), ``seconds``, and
         ``validation_score`` and ``validation_loss`` (the fit's loss per
-        unit of sample weight on the held-out rows) when early stopping (NaN
-        between checks). Sums over rows are weighted by ``sample_weight``.
+        unit of sample weight on the held-out rows) when early stopping:
+        these two per sweep of the run that chose ``n_iter_`` (NaN between
+        checks), the others of the returned network's fit. Sums over rows
+        are weighted by ``sample_weight``.
     validation_scores_ : list of float or None
         Validation score at each check when ``early_stopping`` (every 10
         sweeps after the warm-up).
     best_validation_score_ : float or None
-        When ``early_stopping``: the validation score of the network with the
-        lowest validation loss, the one returned (before its output layer is
-        refitted on all rows)."""
+        When ``early_stopping``: the validation score at the check of the
+        lowest validation loss, the one that chose ``n_iter_`` (of the
+        network fitted without the held-out rows)."""
 
 
 def document(cls):
@@ -394,8 +397,10 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
 
     def __getstate__(self):
         # The per-sample ADMM state kept for warm_start is as large as the
-        # training data: never pickle it.
-        state = super().__getstate__()
+        # training data: never pickle it. A copy: from Python 3.11 on,
+        # BaseEstimator returns the instance's own __dict__ here, and popping
+        # from it would drop the live estimator's state too.
+        state = dict(super().__getstate__())
         for key in ("_solver", "_solver_shards", "_train_fingerprint"):
             state.pop(key, None)
         return state

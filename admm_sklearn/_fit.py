@@ -2,8 +2,9 @@
 
 The estimator (:mod:`admm_sklearn._estimator`) has validated the data and
 made the backend; here the rows are scattered, the sweeps run (after a
-subset start on large sets, with early stopping's checks if asked), and the
-network the user gets is built from the solver's weights.
+subset start on large sets; with early stopping, a first run on all but
+the held-out rows chooses their number), and the network the user gets is
+built from the solver's weights.
 """
 
 import warnings
@@ -72,67 +73,104 @@ class _Fit:
         return weights[:-1] + [solver.polish_output(self.backend, weights,
                                                     self.est.n_polish_iter)]
 
-    def _refit_on_all_rows(self, solver, weights):
-        """``weights`` with the output layer refitted on every training row,
-        the held-out ones included: they chose the network, and the convex
-        output problem on its fixed features gains from them like any
-        estimator refitted on all its data. The shards of the sweeps are
-        kept (they resume under ``warm_start``) or released first."""
-        backend, kept = self.backend, None
-        if self.est.warm_start:
-            kept, backend.shards = backend.shards, []
-        else:
-            backend.release()
-        try:
-            backend.scatter(*self.all_rows, self.shift)
-            return self._refit(solver, weights)
-        finally:
-            if kept is not None:
-                backend.release()
-                backend.shards = kept
-
     def run(self, X, y, sample_weight):
+        """Fit on ``(X, y, sample_weight)``; returns the fitted attributes.
+
+        With ``early_stopping``, a first run on all but the held-out rows
+        picks the number of sweeps (:meth:`_select_n_sweeps`); the network
+        returned is then that many sweeps on all the rows, the same network
+        as a fit without early stopping and that ``max_iter`` (the held-out
+        rows chose the count; like any estimator refitted on all its data,
+        the network gains from them: on small sets the tenth held out cost
+        up to 1.5 points, ``docs/what_we_tried.rst``, section 14).
+        """
         est, backend = self.est, self.backend
         rng = check_random_state(est.random_state)
         # Every process must draw the same seed (MPI ranks too).
         seed = backend.allgather(int(rng.randint(np.iinfo(np.int32).max)))[0]
-        dask_input = is_dask_collection(X)
-        # encoded once, in float64: the validation rows are scored on it as is
-        Y = None if dask_input else self.targets.transform(y)
-        validation = None
-        if est.early_stopping:  # never with dask input (refused when validating it)
-            self.all_rows = (X, Y.astype(self.dtype), self.dtype, sample_weight)
-            w = np.ones(len(y)) if sample_weight is None else sample_weight
-            X, X_val, y, _, Y, Y_val, w, w_val = train_test_split(
-                X, y, Y, w, test_size=est.validation_fraction, random_state=seed,
-                stratify=y if self.targets.stratify else None)
-            sample_weight = None if sample_weight is None else w
-            validation = (X_val, Y_val, w_val)
-        Y = encode_chunks(self.targets, y, self.dtype) if dask_input else Y.astype(self.dtype)
+        # numpy targets are encoded once, in float64 (early stopping scores
+        # its held-out rows on them as they are); dask ones on the workers
+        Y = (encode_chunks(self.targets, y, self.dtype) if is_dask_collection(X)
+             else self.targets.transform(y))
         sizes = (X.shape[1],) + self.hidden + (Y.shape[1],)
-        self.shift, n_rows = self._input_moments(X)
+        selection = None
+        if est.early_stopping:  # never with dask input (refused when validating it)
+            selection = self._select_n_sweeps(X, y, Y, sample_weight, seed, sizes)
 
-        solver = getattr(est, "_solver", None) if est.warm_start else None
         fingerprint = _fingerprint(X, y, sample_weight)
-        resume = (solver is not None and solver.layer_sizes == sizes
+        history = _new_history()
+        kept = getattr(est, "_solver", None) if est.warm_start else None
+        resume = (selection is None and kept is not None and kept.layer_sizes == sizes
                   and getattr(est, "_train_fingerprint", None) == fingerprint)
-        if not resume:
-            solver = self._new_solver(sizes)
-        history = {k: [] for k in ("objective", "loss", "residual", "multiplier_term",
-                                   "weight_change", "seconds", "n_samples")}
-        if est.early_stopping:
-            history["validation_score"], history["validation_loss"] = [], []
         if resume and est.history_ is not None:
-            history = {k: list(v) for k, v in est.history_.items()}
+            history = {k: list(est.history_[k]) for k in history}
+        max_iter = est.max_iter if selection is None else selection["n_sweeps"]
+        solver, converged, weights, _ = self._train(
+            X, Y, sample_weight, seed, sizes, max_iter, history, kept if resume else None)
+        best_score = None
+        if selection is not None:
+            converged, best_score = selection["converged"], selection["best_score"]
+            history.update(selection["validation"])
+        return self._result(solver, weights, history, converged, best_score, sizes,
+                            fingerprint)
 
-        start = None if resume else self._warm_start_weights()
-        if start is None and not resume and not dask_input:
+    def _select_n_sweeps(self, X, y, Y, sample_weight, seed, sizes):
+        """Early stopping's choice of the number of sweeps.
+
+        Holds out ``validation_fraction`` of the rows (stratified for
+        classifiers) and runs the sweeps on the others, scoring the network
+        the fit would return (output refit included) on the held-out rows
+        every ``VALIDATION_EVERY`` sweeps after the warm-up; stops once the
+        lowest validation loss is ``n_iter_no_change`` sweeps old. Returns
+        ``n_sweeps`` (the sweep of that lowest loss; ``max_iter`` if no
+        check ran), ``best_score`` (that network's validation score),
+        ``converged`` and ``validation`` (the per-sweep validation scores
+        and losses, for ``history_``). The run's state is released.
+        """
+        est = self.est
+        w = np.ones(len(y)) if sample_weight is None else sample_weight
+        error = None
+        try:
+            X, X_val, Y, Y_val, w, w_val = train_test_split(
+                X, Y, w, test_size=est.validation_fraction, random_state=seed,
+                stratify=y if self.targets.stratify else None)
+        except ValueError as exc:  # raised below on every process, never a hang
+            error = f"{exc}"
+        errors = self.backend.allgather(error)
+        failed = [(r, e) for r, e in enumerate(errors) if e is not None]
+        if failed:
+            rank, message = failed[0]
+            where = f" on MPI rank {rank}" if len(errors) > 1 else ""
+            raise ValueError(f"early_stopping's validation split failed{where}: {message}")
+        history = _new_history(validation=True)
+        try:
+            _, converged, _, best = self._train(
+                X, Y, None if sample_weight is None else w, seed, sizes, est.max_iter,
+                history, validation=(X_val, Y_val, w_val))
+        finally:
+            self.backend.release()
+        n_sweeps, best_score = best if best is not None else (est.max_iter, None)
+        return {"n_sweeps": n_sweeps, "best_score": best_score, "converged": converged,
+                "validation": {k: v for k, v in history.items() if k.startswith("validation_")}}
+
+    def _train(self, X, Y, sample_weight, seed, sizes, max_iter, history, resume=None,
+               validation=None):
+        """Scatter the rows, start, and sweep: ``max_iter`` sweeps in all,
+        the subset start's included (recorded in ``history``), or, when
+        resuming the kept solver ``resume``, ``max_iter`` more. Returns ``(solver, converged, weights, best)`` as :meth:`_sweeps`;
+        the shards stay scattered for the caller, released on failure."""
+        est, backend = self.est, self.backend
+        dask_input = is_dask_collection(X)
+        self.shift, n_rows = self._input_moments(X)
+        solver = resume if resume is not None else self._new_solver(sizes)
+        start = None if resume is not None else self._warm_start_weights()
+        if start is None and resume is None and not dask_input:
             rows = self._subset_rows(len(X), n_rows, seed)
             if rows is not None:
-                start = self._subset_start(X[rows], Y[rows],
-                                           None if sample_weight is None else sample_weight[rows],
-                                           seed, sizes, history)
-        if resume:
+                start = self._subset_start(
+                    X[rows], Y[rows], None if sample_weight is None else sample_weight[rows],
+                    seed, sizes, max_iter // 2, history)
+        if resume is not None:
             backend.shards = est._solver_shards
         elif dask_input:
             backend.scatter_chunks(X, Y, sample_weight, self.dtype, self.shift)
@@ -140,17 +178,15 @@ class _Fit:
             backend.scatter(X, Y, self.dtype, sample_weight, self.shift)
         try:
             with backend.running():
-                if not resume:
+                if resume is None:
                     solver.initialize(backend, est.init if start is None else "forward", seed,
                                       start, est.init_scale)
-                n_sweeps = est.max_iter - (0 if resume else len(history["objective"]))
-                converged, weights, best_score = self._sweeps(solver, n_sweeps, history,
-                                                              validation)
-            return self._result(solver, weights, history, converged, best_score, sizes,
-                                fingerprint)
+                n_sweeps = max_iter - (0 if resume is not None else len(history["objective"]))
+                converged, weights, best = self._sweeps(solver, n_sweeps, history, validation)
         except BaseException:
             backend.release()  # the shards' memory, on a cluster too
             raise
+        return solver, converged, weights, best
 
     def _new_solver(self, sizes):
         est = self.est
@@ -187,12 +223,12 @@ class _Fit:
         draws = np.random.default_rng(seed).random(offset + n_local)[offset:]
         return np.flatnonzero(draws < fraction)
 
-    def _subset_start(self, X, Y, sample_weight, seed, sizes, history):
+    def _subset_start(self, X, Y, sample_weight, seed, sizes, n_sweeps, history):
         """Sweeps on a random subset of the rows; returns their network.
 
         A full-batch sweep learns about as much from a few tens of thousands
         of rows as from all of them, at a fraction of the cost, so the first
-        ``max_iter // 2`` sweeps (or fewer, if they converge) run on the
+        ``n_sweeps`` (``max_iter // 2``) sweeps (or fewer, if they converge) run on the
         subset, on their own shards and solver; the fit on all rows then
         starts from that network (output layer refitted, as a fit on the
         subset would return it) by a forward pass (section 13 of
@@ -204,21 +240,22 @@ class _Fit:
         try:
             with backend.running():
                 solver.initialize(backend, est.init, seed, None, est.init_scale)
-                _, weights, _ = self._sweeps(solver, est.max_iter // 2, history, None)
+                _, weights, _ = self._sweeps(solver, n_sweeps, history, None)
         finally:
             backend.release()
         return weights
 
     def _sweeps(self, solver, n_sweeps, history, validation):
         """Up to ``n_sweeps`` sweeps on the scattered shards, recorded in
-        ``history``; returns ``(converged, weights, best_score)``: the network
-        to return (the one of lowest loss on the held-out rows ``validation =
-        (X, Y, w)`` if given, its output layer refitted on all rows, and its
-        validation score; else the last one, output layer refitted, and
-        ``None``)."""
+        ``history``; returns ``(converged, weights, best)``. Without
+        ``validation``: the last network (output layer refitted) and
+        ``best=None``. With the held-out rows ``validation = (X, Y, w)``:
+        ``weights=None`` and ``best = (sweep, score)`` of the check with the
+        lowest validation loss (sweeps counted in ``history``), or ``None``
+        if no check ran."""
         est = self.est
-        best_loss, best_weights, best_sweep, stall, converged = np.inf, None, 0, 0, False
-        best_score, last_output = None, None
+        best_loss, best, best_sweep, stall, converged = np.inf, None, 0, 0, False
+        last_output = None
         for sweep in range(n_sweeps):
             previous = [W for W, _ in solver.weights]
             stats = solver.step(self.backend, solver.n_iter >= est.n_warmup_iter)
@@ -246,11 +283,11 @@ class _Fit:
                         solver.weights[-1] if last_output is None else last_output])
                     last_output = refit[-1]
                     score, loss = self._validate(refit, *validation)
-                    if loss < best_loss - est.tol or best_weights is None:
+                    if loss < best_loss - est.tol or best is None:
                         best_sweep = solver.n_iter
                     if loss < best_loss:
-                        best_loss, best_score, best_weights = loss, score, refit
-                stall = 0 if best_weights is None else solver.n_iter - best_sweep
+                        best_loss, best = loss, (len(history["objective"]), score)
+                stall = 0 if best is None else solver.n_iter - best_sweep
             else:
                 # With multiplier steps the objective need not decrease;
                 # ADMM has converged when its iterates stop moving.
@@ -259,7 +296,8 @@ class _Fit:
             if "validation_score" in history:
                 history["validation_score"].append(score)
                 history["validation_loss"].append(loss)
-            self._report(solver, len(history["objective"]))
+            if validation is None:  # early stopping's choosing run returns no network
+                self._report(solver, len(history["objective"]))
             if est.verbose:
                 print(f"Iteration {len(history['objective'])}, "
                       f"objective = {stats['objective']:.6g}, "
@@ -268,8 +306,8 @@ class _Fit:
             if stall >= est.n_iter_no_change:
                 converged = True
                 break
-        if best_weights is not None:
-            return converged, self._refit_on_all_rows(solver, best_weights), best_score
+        if validation is not None:
+            return converged, None, best
         return converged, self._refit(solver, solver.weights), None
 
     def _report(self, solver, sweep):
@@ -322,6 +360,13 @@ class _Fit:
             backend.release()
             result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
         return result
+
+
+def _new_history(validation=False):
+    """Empty per-sweep records (``history_``)."""
+    keys = ("objective", "loss", "residual", "multiplier_term", "weight_change", "seconds",
+            "n_samples") + (("validation_score", "validation_loss") if validation else ())
+    return {k: [] for k in keys}
 
 
 def _fingerprint(X, y, sample_weight):

@@ -46,8 +46,11 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         return there (output refit included): its squared error (weighted
         by ``sample_weight``) chooses, its R^2 is recorded in
         ``validation_scores_``. Stop once the lowest validation loss is
-        ``n_iter_no_change`` sweeps old, take that network and refit its
-        output layer on all the training rows, the held-out ones included.
+        ``n_iter_no_change`` sweeps old. That sweep count is the one
+        chosen: the network returned is a fit of that many sweeps on all
+        the training rows, the held-out ones included (the same network as
+        ``early_stopping=False`` with ``max_iter=n_iter_``), so early
+        stopping costs up to one more fit.
     {shared_parameters}
 
     Attributes

@@ -423,10 +423,7 @@ def start_polish(shard, weights, activation, admm_state=True):
         W, b = weights[-1]
         z = F @ W.T.astype(shard.dtype)
         z += b.astype(shard.dtype)
-        # shards scattered for the refit alone (early stopping's all-rows
-        # refit) have no ADMM state: their multipliers start at zero
-        lam = np.zeros_like(z) if shard.lam is None else shard.lam.copy()
-        shard.polish = (F, z, lam)
+        shard.polish = (F, z, shard.lam.copy())
     return (augmented_gram(F, w=shard.w),)
 
 

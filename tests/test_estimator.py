@@ -68,6 +68,17 @@ def test_clone_and_pickle_preserve_model():
     np.testing.assert_array_equal(restored.decision_function(X), clf.decision_function(X))
 
 
+def test_pickling_leaves_the_kept_warm_start_state_in_place():
+    X, y = make_moons(300, noise=0.2, random_state=0)
+    clf = ADMMClassifier((16,), max_iter=10, warm_start=True, random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    # the copy leaves the per-sample state behind; the original keeps it
+    assert getattr(restored, "_solver", None) is None
+    assert clf._solver is not None and clf._solver_shards is not None
+    clf.fit(X, y)
+    assert clf.n_iter_ == 20  # resumed, not restarted from coefs_
+
+
 def test_fitted_attributes_follow_mlpclassifier_layout():
     X, y = make_moons(200, noise=0.2, random_state=0)
     clf = ADMMClassifier((7, 5), max_iter=12, n_warmup_iter=4, random_state=0).fit(X, y)
@@ -121,7 +132,7 @@ def test_float32_and_float64_fits_agree_closely():
     assert np.mean(f32.predict(X) == f64.predict(X)) > 0.97
 
 
-def test_early_stopping_keeps_lowest_validation_loss_network():
+def test_early_stopping_picks_the_sweep_of_lowest_validation_loss():
     X, y = make_moons(600, noise=0.3, random_state=0)
     clf = ADMMClassifier((32,), early_stopping=True, n_iter_no_change=20, max_iter=200,
                          random_state=0).fit(X, y)
@@ -132,30 +143,38 @@ def test_early_stopping_keeps_lowest_validation_loss_network():
     assert checked.min() > clf.n_warmup_iter and np.all(checked % 10 == 0)
     assert np.array_equal(np.isnan(scores), np.isnan(losses))
     assert len(clf.validation_scores_) == len(checked)
-    # the validation loss chooses; the score reported is that network's
+    # the validation loss chooses the number of sweeps; the score reported
+    # is that network's
     best = checked[np.argmin(losses[checked - 1])]
+    assert clf.n_iter_ == best and len(clf.loss_curve_) == best
     assert clf.best_validation_score_ == scores[best - 1]
-    # it stopped once the lowest loss was n_iter_no_change sweeps old, or at max_iter
-    assert clf.n_iter_ - best >= 20 or clf.n_iter_ == 200
+    # the choosing run stopped once the lowest loss was n_iter_no_change
+    # sweeps old, or at max_iter
+    assert len(losses) - best >= 20 or len(losses) == 200
 
 
-def test_early_stopping_refits_output_layer_on_all_training_rows():
+def test_early_stopping_returns_the_chosen_sweeps_on_all_training_rows():
     X, y = make_moons(600, noise=0.3, random_state=0)
-    clf = ADMMClassifier((32,), early_stopping=True, n_iter_no_change=20, max_iter=200,
-                         dtype="float64", random_state=0).fit(X, y)
+    params = dict(hidden_layer_sizes=(32,), max_iter=200, dtype="float64", random_state=0)
+    clf = ADMMClassifier(early_stopping=True, n_iter_no_change=20, **params).fit(X, y)
+    assert 20 < clf.n_iter_ < 200
+    # the network of a plain fit with that many sweeps on all 600 rows, the
+    # held-out ones included
+    plain = ADMMClassifier(**{**params, "max_iter": clf.n_iter_}).fit(X, y)
+    for c, c0 in zip(clf.coefs_ + clf.intercepts_, plain.coefs_ + plain.intercepts_):
+        np.testing.assert_allclose(c, c0, rtol=1e-10, atol=1e-12)
     F = np.maximum(X @ clf.coefs_[0] + clf.intercepts_[0], 0)
     W, b = clf.coefs_[1][:, 0], clf.intercepts_[1][0]
 
     def relative_gradient(rows):
-        # of the refit's convex problem on ``rows``: summed logistic loss
-        # plus beta * alpha * (number of rows) * ||W||^2
+        # of the output refit's convex problem on ``rows``: summed logistic
+        # loss plus beta * alpha * (number of rows) * ||W||^2
         residual = expit(F[rows] @ W + b) - y[rows]
         ridge = clf.beta_ * clf.alpha * len(rows)
         grad = np.r_[F[rows].T @ residual + 2.0 * ridge * W, residual.sum()]
         return np.linalg.norm(grad) / np.linalg.norm(F[rows].T @ np.abs(residual))
 
-    # optimal on all 600 rows, not on the 540 that a refit without the
-    # held-out rows would have seen (which 540 does not matter: any 90%)
+    # its output layer is optimal on all 600 rows, not on any 540
     assert relative_gradient(np.arange(600)) < 1e-4
     assert relative_gradient(np.arange(540)) > 1e-3
 

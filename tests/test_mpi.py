@@ -37,7 +37,7 @@ def run_mpi(script, *args, n=2):
     return proc
 
 
-@pytest.mark.parametrize("init", ["forward", "gaussian", "subset"])
+@pytest.mark.parametrize("init", ["forward", "gaussian", "subset", "early_stopping"])
 def test_mpi_fit_equals_serial_fit_on_all_rows(init):
     proc = run_mpi("fit_agrees.py", init)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -49,6 +49,7 @@ def test_mpi_fit_equals_serial_fit_on_all_rows(init):
     ("nan", "NaN"),
     ("zero_rows", "0 sample"),
     ("one_dimensional", "2D array"),
+    ("early_stopping_split", "validation split failed on MPI rank 1"),
 ])
 def test_bad_data_on_one_rank_raises_on_every_rank(case, message, tmp_path):
     lines = _per_rank_results(case, tmp_path)

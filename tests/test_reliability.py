@@ -44,6 +44,14 @@ def test_degenerate_training_sets_raise_clearly(X, y, match):
         small().fit(X, y)
 
 
+def test_early_stopping_without_a_stratified_split_raises_clearly(data):
+    X, y = data
+    y = y.copy()
+    y[0] = 9  # a class of one sample cannot be split between fit and validation
+    with pytest.raises(ValueError, match="early_stopping's validation split failed: .*1 member"):
+        small(early_stopping=True).fit(X, y)
+
+
 @pytest.mark.parametrize("labels", [["cat", "dog"], [True, False], [3, 17], [-5, 40, 9]])
 def test_any_label_type_round_trips(data, labels):
     X, y = data

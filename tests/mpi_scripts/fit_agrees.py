@@ -17,17 +17,24 @@ y[X[:, 2] > 1.2] = "maybe"
 bounds = np.linspace(0, len(X), size + 1).astype(int)
 local = slice(bounds[rank], bounds[rank + 1])
 # "subset": the first sweeps on a random half of the rows, drawn by global
-# row index, so the same rows whether they sit on one process or two
+# row index, so the same rows whether they sit on one process or two.
+# "early_stopping": each rank holds out a tenth of its rows to choose the
+# number of sweeps; the network returned is that many sweeps on all rows.
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
               random_state=3, tol=0.0, dtype="float64",
-              **({"init": "forward", "start_fraction": 0.5} if init == "subset"
-                 else {"init": init}))
+              init="gaussian" if init == "gaussian" else "forward")
+if init == "subset":
+    params["start_fraction"] = 0.5
+if init == "early_stopping":
+    params.update(early_stopping=True, n_iter_no_change=10, max_iter=60)
 mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
 coefs = comm.allgather([c.copy() for c in mpi.coefs_])
 for other in coefs[1:]:
     for c, c0 in zip(other, coefs[0]):
         assert np.array_equal(c, c0), "ranks ended with different models"
 if rank == 0:
+    if init == "early_stopping":
+        params.update(early_stopping=False, max_iter=mpi.n_iter_)
     serial = ADMMClassifier(**params).fit(X, y)
     for c, c_ref in zip(mpi.coefs_ + mpi.intercepts_, serial.coefs_ + serial.intercepts_):
         rel = np.abs(c - c_ref).max() / np.abs(c_ref).max()

@@ -30,8 +30,11 @@ if rank == 1:
         X = X.astype(np.float32)
     elif case == "one_dimensional":
         X = X[:, 0]
+    elif case == "early_stopping_split":
+        y[0] = 7  # one sample of a class: no stratified split on this rank
 try:
-    clf = ADMMClassifier((5,), max_iter=5, backend="mpi", random_state=0).fit(X, y)
+    clf = ADMMClassifier((5,), max_iter=5, backend="mpi", random_state=0,
+                         early_stopping=case == "early_stopping_split").fit(X, y)
     result = f"FIT classes={list(clf.classes_)}"
 except Exception as exc:
     result = f"RAISED {type(exc).__name__}: {exc}"
