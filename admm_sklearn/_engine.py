@@ -333,9 +333,7 @@ class ADMMSolver:
         (:meth:`_refit_log_loss`), up to ``n_sweeps`` passes, until
         no weight moves by ``tol`` (relative); with ``loss='squared_error'``
         it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
-        relative to the rows the shards hold now (``alpha`` times their
-        weight), which are the training rows except in early stopping's
-        refit on all rows.
+        ``alpha`` times the weight of the rows the shards hold.
         """
         W, b = weights[-1]
         if self.n_layers < 2 or n_sweeps == 0:

@@ -135,7 +135,7 @@ class _Fit:
                 X, Y, w, test_size=est.validation_fraction, random_state=seed,
                 stratify=y if self.targets.stratify else None)
         except ValueError as exc:  # raised below on every process, never a hang
-            error = f"{exc}"
+            error = str(exc)
         errors = self.backend.allgather(error)
         failed = [(r, e) for r, e in enumerate(errors) if e is not None]
         if failed:
@@ -157,8 +157,9 @@ class _Fit:
                validation=None):
         """Scatter the rows, start, and sweep: ``max_iter`` sweeps in all,
         the subset start's included (recorded in ``history``), or, when
-        resuming the kept solver ``resume``, ``max_iter`` more. Returns ``(solver, converged, weights, best)`` as :meth:`_sweeps`;
-        the shards stay scattered for the caller, released on failure."""
+        resuming the kept solver ``resume``, ``max_iter`` more. Returns
+        ``(solver, converged, weights, best)`` as :meth:`_sweeps`; the shards
+        stay scattered for the caller, released on failure."""
         est, backend = self.est, self.backend
         dask_input = is_dask_collection(X)
         self.shift, n_rows = self._input_moments(X)
@@ -228,8 +229,8 @@ class _Fit:
 
         A full-batch sweep learns about as much from a few tens of thousands
         of rows as from all of them, at a fraction of the cost, so the first
-        ``n_sweeps`` (``max_iter // 2``) sweeps (or fewer, if they converge) run on the
-        subset, on their own shards and solver; the fit on all rows then
+        ``n_sweeps`` (``max_iter // 2``) sweeps (or fewer, if they converge)
+        run on the subset, on their own shards and solver; the fit on all rows then
         starts from that network (output layer refitted, as a fit on the
         subset would return it) by a forward pass (section 13 of
         ``docs/what_we_tried.rst``).
