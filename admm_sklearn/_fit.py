@@ -22,6 +22,13 @@ from ._losses import LOSSES
 #: score runs the output refit, so scoring every sweep would cost more than
 #: the sweeps themselves.
 VALIDATION_EVERY = 10
+#: ``tol`` of the output refit at each check (the network returned is
+#: refitted to ``polish_output``'s 1e-5): a check only ranks networks by
+#: their validation loss, and the refit, warm-started from the last check,
+#: would otherwise run all ``n_polish_iter`` passes every time (on letter
+#: the checks then took more time than the sweeps; section 14 of
+#: docs/what_we_tried.rst).
+CHECK_TOL = 1e-3
 
 
 class _Fit:
@@ -68,10 +75,10 @@ class _Fit:
             [self.targets.score_sums(outputs, Y, w), loss_sums])
         return self.targets.score(sums), loss_sums[0] / max(loss_sums[1], 1e-300)
 
-    def _refit(self, solver, weights):
+    def _refit(self, solver, weights, **tol):
         """``weights`` with the output layer refitted on their own features."""
         return weights[:-1] + [solver.polish_output(self.backend, weights,
-                                                    self.est.n_polish_iter)]
+                                                    self.est.n_polish_iter, **tol)]
 
     def run(self, X, y, sample_weight):
         """Fit on ``(X, y, sample_weight)``; returns the fitted attributes.
@@ -281,7 +288,8 @@ class _Fit:
                     # warm-started from the last check's refit output
                     # layer, near the optimum for slowly moving features
                     refit = self._refit(solver, solver.weights[:-1] + [
-                        solver.weights[-1] if last_output is None else last_output])
+                        solver.weights[-1] if last_output is None else last_output],
+                        tol=CHECK_TOL)
                     last_output = refit[-1]
                     score, loss = self._validate(refit, *validation)
                     if loss < best_loss - est.tol or best is None:
