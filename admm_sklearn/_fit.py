@@ -1,4 +1,4 @@
-"""One run of the solver for an estimator: data -> fitted attributes.
+"""One fit of an estimator: data -> fitted attributes.
 
 The estimator (:mod:`admm_sklearn._estimator`) has validated the data and
 made the backend; here the rows are scattered, the sweeps run (after a
@@ -32,7 +32,7 @@ CHECK_TOL = 1e-3
 
 
 class _Fit:
-    """One run of the solver for an estimator: data -> fitted attributes.
+    """One fit of an estimator: data -> fitted attributes.
 
     ``targets`` is the fit's target encoding: ``transform(y)`` gives the rows
     the solver fits, ``to_raw`` / ``from_raw`` map the output layer between
