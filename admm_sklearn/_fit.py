@@ -75,10 +75,10 @@ class _Fit:
             [self.targets.score_sums(outputs, Y, w), loss_sums])
         return self.targets.score(sums), loss_sums[0] / max(loss_sums[1], 1e-300)
 
-    def _refit(self, solver, weights, **tol):
+    def _refit(self, solver, weights, **polish_options):
         """``weights`` with the output layer refitted on their own features."""
         return weights[:-1] + [solver.polish_output(self.backend, weights,
-                                                    self.est.n_polish_iter, **tol)]
+                                                    self.est.n_polish_iter, **polish_options)]
 
     def run(self, X, y, sample_weight):
         """Fit on ``(X, y, sample_weight)``; returns the fitted attributes.
@@ -237,9 +237,9 @@ class _Fit:
         A full-batch sweep learns about as much from a few tens of thousands
         of rows as from all of them, at a fraction of the cost, so the first
         ``n_sweeps`` (``max_iter // 2``) sweeps (or fewer, if they converge)
-        run on the subset, on their own shards and solver; the fit on all rows then
-        starts from that network (output layer refitted, as a fit on the
-        subset would return it) by a forward pass (section 13 of
+        run on the subset, on their own shards and solver; the fit on all
+        rows then starts from that network (output layer refitted, as a fit
+        on the subset would return it) by a forward pass (section 13 of
         ``docs/what_we_tried.rst``).
         """
         est, backend = self.est, self.backend
@@ -264,6 +264,9 @@ class _Fit:
         est = self.est
         best_loss, best, best_sweep, stall, converged = np.inf, None, 0, 0, False
         last_output = None
+        # early stopping's choosing run (its subset start included): records
+        # the validation columns, and returns no network to report
+        choosing = "validation_score" in history
         for sweep in range(n_sweeps):
             previous = [W for W, _ in solver.weights]
             stats = solver.step(self.backend, solver.n_iter >= est.n_warmup_iter)
@@ -302,10 +305,10 @@ class _Fit:
                 # ADMM has converged when its iterates stop moving.
                 improved = stats["weight_change"] >= est.tol
                 stall = 0 if (improved or in_warmup) else stall + 1
-            if "validation_score" in history:
+            if choosing:
                 history["validation_score"].append(score)
                 history["validation_loss"].append(loss)
-            if validation is None:  # early stopping's choosing run returns no network
+            else:
                 self._report(solver, len(history["objective"]))
             if est.verbose:
                 print(f"Iteration {len(history['objective'])}, "

@@ -179,6 +179,28 @@ def test_early_stopping_returns_the_chosen_sweeps_on_all_training_rows():
     assert relative_gradient(np.arange(540)) > 1e-3
 
 
+def test_early_stopping_reports_only_the_returned_fit_to_a_sweep_monitor():
+    X, y = make_moons(600, noise=0.3, random_state=0)
+    seen = []
+
+    class Monitor:  # what time-to-accuracy curves hook into a fit
+        def wants(self, sweep):
+            return True
+
+        def __call__(self, sweep, network):
+            seen.append(sweep)
+
+    clf = ADMMClassifier((16,), early_stopping=True, start_fraction=0.5, n_iter_no_change=20,
+                         max_iter=100, random_state=0)
+    clf._sweep_monitor = Monitor()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    # the choosing run's sweeps, its subset start's included, are not the
+    # network returned: only the final fit's reach the monitor
+    assert seen == list(range(1, clf.n_iter_ + 1))
+
+
 class _ScatterLog(SerialBackend):
     """The serial backend, recording the rows of every scatter."""
 
