@@ -55,6 +55,11 @@ class ADMMSolver:
         Ridge on the weights: the objective gains ``beta * alpha * n *
         ||W_l||^2`` per layer (biases excluded), so ``alpha`` is relative to
         the per-sample second moments and does not depend on ``n``.
+    ridge_max_samples : float or None
+        Cap on the ``n`` of the ridge: ``beta * alpha * min(n,
+        ridge_max_samples) * ||W_l||^2``. Past it the penalty stops growing
+        with the data, as a prior's would, so large sets are fitted more
+        closely (``None``: no cap).
     dtype : numpy dtype
         Floating type of the per-sample state (small solves use float64).
     multipliers : {'bregman', 'output', 'all'}
@@ -80,13 +85,15 @@ class ADMMSolver:
 
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
                  alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None,
-                 loss="hinge", balance=False):
+                 loss="hinge", balance=False, ridge_max_samples=None):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
         self.beta_hidden = self.beta if beta_hidden is None else float(beta_hidden)
         self.gamma = float(gamma)
         self.alpha = float(alpha)
+        self.ridge_max_samples = (np.inf if ridge_max_samples is None
+                                  else float(ridge_max_samples))
         self.dtype = np.dtype(dtype)
         self.multipliers = multipliers
         self.loss = loss
@@ -103,8 +110,10 @@ class ADMMSolver:
     def n_layers(self):
         return len(self.layer_sizes) - 1
 
-    def _ridge(self):
-        return self.alpha * self.n_samples
+    def _ridge(self, total_weight=None):
+        """The ridge's weight for ``total_weight`` samples (default: the fit's)."""
+        n = self.n_samples if total_weight is None else total_weight
+        return self.alpha * min(n, self.ridge_max_samples)
 
     def _solve_layer(self, layer):
         cross, gram = self._cross[layer], self._gram[layer - 1]
@@ -333,7 +342,7 @@ class ADMMSolver:
         (:meth:`_refit_log_loss`), up to ``n_sweeps`` passes, until
         no weight moves by ``tol`` (relative); with ``loss='squared_error'``
         it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
-        ``alpha`` times the weight of the rows the shards hold.
+        that of :meth:`_ridge` for the weight of the rows the shards hold.
         """
         W, b = weights[-1]
         if self.n_layers < 2 or n_sweeps == 0:
@@ -345,7 +354,7 @@ class ADMMSolver:
                                       refit == self._refit_admm)
             if not np.all(np.isfinite(gram)):
                 self.diverged()
-            return refit(backend, gram, W, b, n_sweeps, tol, self.alpha * float(gram[-1, -1]))
+            return refit(backend, gram, W, b, n_sweeps, tol, self._ridge(float(gram[-1, -1])))
         finally:
             backend.map(_shard.end_polish)  # local: frees memory, no collective
 

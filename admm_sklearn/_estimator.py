@@ -46,9 +46,11 @@ beta_hidden : float, default=0.1
         point whatever ``gamma``, and a small one lets the hidden layers move
         further per sweep (``docs/what_we_tried.rst``).
     alpha : float, default=1e-3
-        Ridge on the weights: each layer adds ``beta * alpha * n_samples *
-        ||W_l||^2`` to the objective (biases are not penalised;
-        ``n_samples`` is the total sample weight). ``0`` gives the paper's
+        Ridge on the weights: each layer adds ``beta * alpha * min(n_samples,
+        30000) * ||W_l||^2`` to the objective (biases are not penalised;
+        ``n_samples`` is the total sample weight). Up to 30,000 samples it is
+        a per-sample ridge; past them its total stays, like a prior's, so
+        that large sets are fitted more closely. ``0`` gives the paper's
         pseudo-inverse update.
     max_iter : int, default=800
         Maximum number of ADMM sweeps, warm-up included. 800 brought every

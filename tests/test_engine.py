@@ -224,6 +224,36 @@ def test_output_polish_reaches_the_convex_optimum_on_fixed_features():
     assert polished <= lp.fun * (1 + 1e-3) + 1e-6, (polished, lp.fun, start)
 
 
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error", "hinge"])
+def test_ridge_total_stops_growing_past_ridge_max_samples(loss):
+    """Past ``ridge_max_samples`` the ridge is ``alpha * cap``, not ``alpha * n``:
+    sweeps and output refit equal those of an uncapped solver whose ``alpha``
+    is scaled by ``cap / n``; below the cap, the cap changes nothing."""
+    X, Y = _data(n=400, d=5)
+
+    def fit(alpha, cap):
+        backend = SerialBackend()
+        backend.scatter(X, Y, np.float64)
+        solver = ADMMSolver((5, 8, 1), "relu", alpha=alpha, multipliers="all", loss=loss,
+                            ridge_max_samples=cap)
+        solver.initialize(backend, "forward", seed=1)
+        for sweep in range(10):
+            solver.step(backend, update_multipliers=sweep >= 3)
+        return solver.weights + [solver.polish_output(backend, solver.weights, 20)]
+
+    def assert_same(fit_a, fit_b):
+        for (W, b), (W0, b0) in zip(fit_a, fit_b):
+            np.testing.assert_allclose(W, W0, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(b, b0, rtol=1e-9, atol=1e-12)
+
+    capped = fit(0.05, 100)
+    assert_same(capped, fit(0.05 * 100 / 400, None))
+    assert_same(fit(0.05, 400), fit(0.05, None))
+    # and the cap does bind: the full per-sample ridge shrinks the weights more
+    uncapped = fit(0.05, None)
+    assert np.linalg.norm(uncapped[0][0]) < np.linalg.norm(capped[0][0])
+
+
 def _network(X, weights, activation):
     return forward(X, [W.T for W, _ in weights], [b for _, b in weights], activation)
 

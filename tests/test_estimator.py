@@ -308,3 +308,24 @@ def test_probabilities_work_in_scoring_and_stacking():
     stack = StackingClassifier([("admm", admm)], LogisticRegression(), cv=3,
                                stack_method="predict_proba").fit(X, y)
     assert stack.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_ridge_stops_growing_past_ridge_max_samples(estimator, monkeypatch):
+    """Past RIDGE_MAX_SAMPLES samples the fit is that of the per-sample ridge
+    ``alpha * RIDGE_MAX_SAMPLES / n``: the cap reaches both estimators' solver."""
+    from admm_sklearn import ADMMRegressor, _fit
+
+    X, y = make_moons(400, noise=0.2, random_state=0)
+    cls = ADMMClassifier if estimator == "classifier" else ADMMRegressor
+    params = dict(hidden_layer_sizes=(8,), max_iter=30, dtype="float64", backend="serial",
+                  random_state=0)
+    monkeypatch.setattr(_fit, "RIDGE_MAX_SAMPLES", 100)
+    capped = cls(alpha=0.05, **params).fit(X, y)
+    monkeypatch.setattr(_fit, "RIDGE_MAX_SAMPLES", None)
+    scaled = cls(alpha=0.05 * 100 / 400, **params).fit(X, y)
+    full = cls(alpha=0.05, **params).fit(X, y)
+    for W, W_scaled in zip(capped.coefs_ + capped.intercepts_,
+                           scaled.coefs_ + scaled.intercepts_):
+        np.testing.assert_allclose(W, W_scaled, rtol=1e-8, atol=1e-10)
+    assert np.linalg.norm(full.coefs_[0]) < np.linalg.norm(capped.coefs_[0])
