@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from admm_sklearn import PAPER_SETTINGS, ADMMClassifier
+from admm_sklearn import PAPER_SETTINGS, ADMMClassifier, ADMMRegressor, _fit
 from admm_sklearn.backends import SerialBackend
 
 
@@ -314,8 +314,6 @@ def test_probabilities_work_in_scoring_and_stacking():
 def test_ridge_stops_growing_past_ridge_max_samples(estimator, monkeypatch):
     """Past RIDGE_MAX_SAMPLES samples the fit is that of the per-sample ridge
     ``alpha * RIDGE_MAX_SAMPLES / n``: the cap reaches both estimators' solver."""
-    from admm_sklearn import ADMMRegressor, _fit
-
     X, y = make_moons(400, noise=0.2, random_state=0)
     cls = ADMMClassifier if estimator == "classifier" else ADMMRegressor
     params = dict(hidden_layer_sizes=(8,), max_iter=30, dtype="float64", backend="serial",
