@@ -110,10 +110,9 @@ class ADMMSolver:
     def n_layers(self):
         return len(self.layer_sizes) - 1
 
-    def _ridge(self, total_weight=None):
-        """The ridge's weight for ``total_weight`` samples (default: the fit's)."""
-        n = self.n_samples if total_weight is None else total_weight
-        return self.alpha * min(n, self.ridge_max_samples)
+    def _ridge(self):
+        """The ridge's weight: ``alpha`` times the total sample weight, capped."""
+        return self.alpha * min(self.n_samples, self.ridge_max_samples)
 
     def _solve_layer(self, layer):
         cross, gram = self._cross[layer], self._gram[layer - 1]
@@ -342,7 +341,8 @@ class ADMMSolver:
         (:meth:`_refit_log_loss`), up to ``n_sweeps`` passes, until
         no weight moves by ``tol`` (relative); with ``loss='squared_error'``
         it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
-        that of :meth:`_ridge` for the weight of the rows the shards hold.
+        the sweeps' own (:meth:`_ridge`): the refit runs on the rows the
+        solver was initialised on.
         """
         W, b = weights[-1]
         if self.n_layers < 2 or n_sweeps == 0:
@@ -354,7 +354,7 @@ class ADMMSolver:
                                       refit == self._refit_admm)
             if not np.all(np.isfinite(gram)):
                 self.diverged()
-            return refit(backend, gram, W, b, n_sweeps, tol, self._ridge(float(gram[-1, -1])))
+            return refit(backend, gram, W, b, n_sweeps, tol, self._ridge())
         finally:
             backend.map(_shard.end_polish)  # local: frees memory, no collective
 
