@@ -227,13 +227,17 @@ class _Fit:
         generator seeded by the fit is below ``start_fraction``: the subset
         does not depend on how rows are spread over processes, so MPI runs
         agree with serial ones. Every process decides from the global row
-        count ``n_rows``, so all take the same branch.
+        count ``n_rows``, so all take the same branch. A process jumps its
+        generator ahead to its first row (PCG64 draws one 64-bit word per
+        double) rather than drawing every row before its own: the last rank
+        of a run on 10^8 rows would otherwise draw 800 MB of numbers.
         """
         fraction = self.est._resolved_start_fraction(n_rows)
         if fraction >= 1.0:
             return None
-        offset = self.backend.row_offset(n_local)
-        draws = np.random.default_rng(seed).random(offset + n_local)[offset:]
+        generator = np.random.PCG64(seed)  # the stream of default_rng(seed)
+        generator.advance(self.backend.row_offset(n_local))
+        draws = np.random.Generator(generator).random(n_local)
         return np.flatnonzero(draws < fraction)
 
     def _subset_start(self, X, Y, sample_weight, seed, sizes, n_sweeps, history):

@@ -240,6 +240,29 @@ def test_start_fraction_fits_a_random_subset_first_then_continues_on_all_rows():
         np.testing.assert_allclose(c, c_ref, rtol=1e-7, atol=1e-9)
 
 
+class _OffsetBackend(SerialBackend):
+    """A serial backend that reports its rows as starting at global row ``offset``."""
+
+    def __init__(self, offset):
+        super().__init__()
+        self.offset = offset
+
+    def row_offset(self, n_local):
+        return self.offset
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4_321])
+def test_subset_rows_of_a_process_are_its_slice_of_the_serial_draw(offset):
+    # A process whose rows start at global row `offset` must pick exactly
+    # the rows a serial fit picks there, without drawing the rows before.
+    est = ADMMClassifier(start_fraction=0.3)
+    seed, n_local = 12345, 1_000
+    serial = np.random.default_rng(seed).random(offset + n_local)[offset:] < 0.3
+    fit = _fit._Fit(est, (4,), np.float64, _OffsetBackend(offset), None)
+    np.testing.assert_array_equal(fit._subset_rows(n_local, 10**9, seed),
+                                  np.flatnonzero(serial))
+
+
 def test_start_fraction_auto_subsamples_only_large_sets():
     clf = ADMMClassifier()
     assert clf._resolved_start_fraction(199_999) == 1.0
