@@ -143,7 +143,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="log_loss",
                  beta="auto", beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
-                 n_warmup_iter=20, n_polish_iter=100, tol=1e-4, init="forward", init_scale=1.0,
+                 n_warmup_iter=20, n_polish_iter=200, tol=1e-4, init="forward", init_scale=1.0,
                  multipliers="all", balance=True, start_fraction="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=400,
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,

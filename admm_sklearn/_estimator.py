@@ -61,14 +61,15 @@ beta_hidden : float, default=0.1
     n_warmup_iter : int, default=20
         Sweeps run before the first multiplier update (the paper's "warm
         start", section 6; unrelated to ``warm_start``).
-    n_polish_iter : int, default=100
+    n_polish_iter : int, default=200
         Passes of the output-layer refit run after the ADMM sweeps: the output
         layer is fitted again to the activations the network itself computes
         (a convex problem), rather than to the training state, whose
         per-sample slack the network cannot reproduce. ``0`` skips it (the
-        paper). The log-loss refit is an exact convex solve that stops once
-        the weights settle; the squared error's is one ridge solve; the
-        hinge's runs the closed-form ADMM steps on the output layer alone.
+        paper). The log-loss refit is an exact convex solve (Newton's
+        method, each pass one Gram-sized reduction) that stops once the
+        weights settle; the squared error's is one ridge solve; the hinge's
+        runs the closed-form ADMM steps on the output layer alone.
     tol : float, default=1e-4
         Convergence tolerance: training stops when, after the warm-up, a sweep
         has changed no weight matrix by ``tol`` or more (relative Frobenius

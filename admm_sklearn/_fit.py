@@ -29,6 +29,11 @@ VALIDATION_EVERY = 10
 #: the checks then took more time than the sweeps; section 14 of
 #: docs/what_we_tried.rst).
 CHECK_TOL = 1e-3
+#: Most passes of the output refit at each check: the checks only rank
+#: networks, and with Newton's refit, warm-started, two or three steps
+#: suffice; with the fit's whole budget the checks took 3.5x the time of the
+#: sweeps on letter (section 16 of docs/what_we_tried.rst).
+CHECK_PASSES = 30
 #: The ridge grows with the total sample weight up to this many samples, then
 #: stays, as a prior's would: ``alpha`` was chosen on sets of up to 30,000
 #: training rows, and kept per row on 225,000 it cost radial bands 6.7
@@ -80,10 +85,14 @@ class _Fit:
             [self.targets.score_sums(outputs, Y, w), loss_sums])
         return self.targets.score(sums), loss_sums[0] / max(loss_sums[1], 1e-300)
 
-    def _refit(self, solver, weights, **polish_options):
-        """``weights`` with the output layer refitted on their own features."""
-        return weights[:-1] + [solver.polish_output(self.backend, weights,
-                                                    self.est.n_polish_iter, **polish_options)]
+    def _refit(self, solver, weights, max_passes=None, **polish_options):
+        """``weights`` with the output layer refitted on their own features,
+        in at most ``n_polish_iter`` passes (and ``max_passes``, if given)."""
+        passes = self.est.n_polish_iter
+        if max_passes is not None:
+            passes = min(passes, max_passes)
+        return weights[:-1] + [solver.polish_output(self.backend, weights, passes,
+                                                    **polish_options)]
 
     def run(self, X, y, sample_weight):
         """Fit on ``(X, y, sample_weight)``; returns the fitted attributes.
@@ -301,7 +310,7 @@ class _Fit:
                     # layer, near the optimum for slowly moving features
                     refit = self._refit(solver, solver.weights[:-1] + [
                         solver.weights[-1] if last_output is None else last_output],
-                        tol=CHECK_TOL)
+                        max_passes=CHECK_PASSES, tol=CHECK_TOL)
                     last_output = refit[-1]
                     score, loss = self._validate(refit, *validation)
                     if loss < best_loss - est.tol or best is None:

@@ -437,18 +437,43 @@ def polish_step(shard, W, b, beta):
 
 
 def logistic_refit_step(shard, W, b):
-    """Gradient ``(P - Y)^T [F, 1]`` of the log-loss of the logits ``W F +
-    b`` on the polish features ``F`` (``P`` the class probabilities): the
-    data part of one majorise-minimise step of the exact output refit."""
+    """Log-loss of the logits ``W F + b`` on the polish features ``F``,
+    summed, and its gradient ``(P - Y)^T [F, 1]`` (``P`` the class
+    probabilities): one evaluation of the exact output refit. ``P`` is kept
+    for the Hessian products at this point (:func:`logistic_hessian_product`)."""
     F = shard.polish[0]
     cross = np.zeros((W.shape[0], F.shape[1] + 1))
+    P = np.empty((F.shape[0], W.shape[0]), dtype=F.dtype)
+    loss = 0.0
     Wt, bt = W.T.astype(F.dtype), b.astype(F.dtype)
     for rows in _row_blocks(F.shape[0], W.shape[0]):
         z = F[rows] @ Wt
         z += bt
-        z = probabilities(z)
-        z -= shard.y[rows]
-        cross += cross_gram(F[rows], z, _row_weights(shard, rows))
+        w = _row_weights(shard, rows)
+        loss += LOSSES["log_loss"].value(shard.y[rows], z, w)
+        P[rows] = probabilities(z)
+        cross += cross_gram(F[rows], P[rows] - shard.y[rows], w)
+    shard.polish = (F, P, None)
+    return np.array([loss]), cross
+
+
+def logistic_hessian_product(shard, S, s_b):
+    """``H [S, s_b]`` for the log-loss Hessian ``H`` at the point of the last
+    :func:`logistic_refit_step`: ``Q^T [F, 1]`` with ``Q = P o (D - rowsum(P
+    o D))`` for the softmax, ``p (1 - p) o D`` for one logistic unit, ``D = S
+    F + s_b`` (o: entrywise). One pass, no exponentials."""
+    F, P, _ = shard.polish
+    cross = np.zeros((S.shape[0], F.shape[1] + 1))
+    St, st = S.T.astype(F.dtype), s_b.astype(F.dtype)
+    for rows in _row_blocks(F.shape[0], S.shape[0]):
+        q = F[rows] @ St
+        q += st
+        q *= P[rows]
+        if q.shape[1] == 1:
+            q -= P[rows] * q
+        else:
+            q -= P[rows] * q.sum(axis=1, keepdims=True)
+        cross += cross_gram(F[rows], q, _row_weights(shard, rows))
     return (cross,)
 
 
