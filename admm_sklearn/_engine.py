@@ -396,10 +396,11 @@ class ADMMSolver:
         Boehning's bound ``B = s G + 2 c D`` (``G`` the feature Gram, ``D``
         the identity without the bias, ``s = 1/2`` for the softmax, ``1/4``
         for one logistic unit), factorised once. Stops when a step moves the
-        weights by less than ``tol`` (relative), when the Newton decrement
-        puts ``J`` within the machine epsilon of the state's dtype of its
-        minimum (relative), or after ``n_sweeps`` passes over the data,
-        whichever comes first.
+        weights by less than ``tol`` (relative; that step is taken), when
+        the Newton decrement puts ``J`` within the machine epsilon ``eps`` of
+        the state's dtype of its minimum (relative), when the mean loss is
+        below ``eps``, or after ``n_sweeps`` passes over the data, whichever
+        comes first.
 
         Why Newton: on many classes the curvature of most directions is far
         below the bound, and the bound's accelerated majorise-minimise steps
