@@ -31,8 +31,8 @@ VALIDATION_EVERY = 10
 CHECK_TOL = 1e-3
 #: Most passes of the output refit at each check: the checks only rank
 #: networks. With the fit's whole budget, early stopping on letter took
-#: 46.6 s, with this cap 27.5 s (10.4 s without early stopping), choosing
-#: the same networks on every set (section 16 of docs/what_we_tried.rst).
+#: 46.6 s, with this cap 27.5 s (10.4 s without early stopping), with
+#: the same mean test accuracy on every set (section 16 of docs/what_we_tried.rst).
 CHECK_PASSES = 30
 #: The ridge grows with the total sample weight up to this many samples, then
 #: stays, as a prior's would: ``alpha`` was chosen on sets of up to 30,000
