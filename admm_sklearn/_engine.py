@@ -25,7 +25,8 @@ import numpy as np
 
 from . import _shard
 from ._activations import ACTIVATIONS, POSITIVELY_HOMOGENEOUS
-from ._updates import GramFactor, activation_direct, activation_operator, solve_weights
+from ._updates import (GramFactor, activation_direct, activation_operator,
+                       conjugate_gradients, solve_weights)
 
 
 def he_weights(layer_sizes, rng):
@@ -338,8 +339,9 @@ class ADMMSolver:
         returns ``(W_L, b_L)``.
 
         With ``loss='log_loss'`` the same convex problem is solved directly
-        (:meth:`_refit_log_loss`), up to ``n_sweeps`` passes, until
-        no weight moves by ``tol`` (relative); with ``loss='squared_error'``
+        (:meth:`_refit_log_loss`, Newton's method), up to ``n_sweeps``
+        passes, until its steps move no weight by ``tol`` (relative; the
+        method lists its other stops); with ``loss='squared_error'``
         it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
         the sweeps' own (:meth:`_ridge`): the refit runs on the rows the
         solver was initialised on.
@@ -447,24 +449,9 @@ class ADMMSolver:
             inner_limit = min(n_sweeps - 1, passes + INNER_PER_STEP * newton_steps)
             norm = np.linalg.norm(grad)
             forcing = min(0.5, np.sqrt(norm / first_norm)) * norm
-            step_dir = np.zeros_like(V)
-            residual = -grad
-            direction = precondition(residual)
-            rz = np.vdot(residual, direction)
-            while passes < inner_limit:
-                Hd = hessian_product(direction)
-                passes += 1
-                curvature = np.vdot(direction, Hd)
-                if not curvature > 0:
-                    break
-                length = rz / curvature
-                step_dir += length * direction
-                residual -= length * Hd
-                if np.linalg.norm(residual) <= forcing:
-                    break
-                preconditioned = precondition(residual)
-                rz, rz_old = np.vdot(residual, preconditioned), rz
-                direction = preconditioned + (rz / rz_old) * direction
+            step_dir, products = conjugate_gradients(
+                hessian_product, precondition, -grad, forcing, inner_limit - passes)
+            passes += products
             slope = np.vdot(grad, step_dir)
             # Converged when the step is below tol (relative): it is then
             # taken without a line search, since comparing values of J that

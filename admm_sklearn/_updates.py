@@ -7,7 +7,9 @@ constant input row appended to ``a_{l-1}``: the Gram matrices below are those
 of the augmented ``[A, 1]``, and the ridge never penalises the bias.
 
 These functions are pure (arrays in, arrays out, no sharding): the engine
-calls them on reduced Gram matrices or on one shard's rows.
+calls them on reduced Gram matrices or on one shard's rows. The conjugate
+gradients of the exact output refit's Newton steps live here too; their
+matrix products are what the engine reduces over the shards.
 """
 
 import numpy as np
@@ -74,6 +76,37 @@ def solve_weights(za, gram, ridge, factor=None):
     factor = factor if factor is not None else GramFactor(gram, ridge)
     wb = factor.solve(np.asarray(za, dtype=np.float64).T).T
     return wb[:, :-1], wb[:, -1]
+
+
+def conjugate_gradients(multiply, precondition, rhs, tolerance, max_products):
+    """Preconditioned conjugate gradients for ``H s = rhs``, ``H`` SPD.
+
+    ``multiply(D)`` returns ``H D`` (in the output refit, one data pass) and
+    ``precondition(R)`` applies the inverse of an SPD approximation of
+    ``H``. Stops once ``||rhs - H s|| <= tolerance``, after
+    ``max_products`` products, or at a direction of non-positive curvature
+    (rounding, where ``H`` is nearly singular). Returns ``(s, products)``.
+    """
+    step = np.zeros_like(rhs)
+    residual = rhs.copy()
+    direction = precondition(residual)
+    rz = np.vdot(residual, direction)
+    products = 0
+    while products < max_products:
+        Hd = multiply(direction)
+        products += 1
+        curvature = np.vdot(direction, Hd)
+        if not curvature > 0:
+            break
+        length = rz / curvature
+        step += length * direction
+        residual -= length * Hd
+        if np.linalg.norm(residual) <= tolerance:
+            break
+        preconditioned = precondition(residual)
+        rz, rz_old = np.vdot(residual, preconditioned), rz
+        direction = preconditioned + (rz / rz_old) * direction
+    return step, products
 
 
 def activation_operator(W, beta, gamma):

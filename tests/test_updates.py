@@ -5,7 +5,8 @@ import pytest
 
 from admm_sklearn._activations import ACTIVATIONS
 from admm_sklearn._losses import prox_hinge
-from admm_sklearn._updates import (activation_direct, activation_operator, prox_hidden,
+from admm_sklearn._updates import (activation_direct, activation_operator,
+                                   conjugate_gradients, prox_hidden,
                                    solve_weights)
 
 def _grid_min(f, *centres):
@@ -212,3 +213,21 @@ def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation
     np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
     assert total == pytest.approx(total_ref, rel=1e-12)
+
+
+def test_conjugate_gradients_solve_an_spd_system_within_their_product_budget():
+    """Against a direct solve: to the residual asked for, the solution; with
+    fewer products allowed, it stops there. Matrix-shaped unknowns, as in the
+    output refit (one column per output unit)."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 30))
+    H = A @ A.T + 0.1 * np.eye(30)
+    rhs = rng.normal(size=(30, 3))
+    M = np.diag(np.diag(H))  # Jacobi preconditioner
+    s, products = conjugate_gradients(lambda D: H @ D, lambda R: np.linalg.solve(M, R),
+                                      rhs, 1e-10 * np.linalg.norm(rhs), 1000)
+    np.testing.assert_allclose(s, np.linalg.solve(H, rhs), rtol=1e-7, atol=1e-9)
+    assert products < 1000
+    assert np.linalg.norm(H @ s - rhs) <= 1e-10 * np.linalg.norm(rhs) * 1.01
+    _, used = conjugate_gradients(lambda D: H @ D, lambda R: R, rhs, 0.0, 5)
+    assert used == 5
