@@ -66,7 +66,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         ``predict_proba`` is available. ``'hinge'``: the separable 0/1 hinge
         of the paper's section 6 (one-vs-rest). On letter recognition (26
         classes) the log-loss gained 11 points of test accuracy over the
-        hinge (``docs/what_we_tried.rst``, section 9).
+        hinge (``docs/what_we_tried.rst``, "Output layer and loss").
     beta : float or 'auto', default='auto'
         Weight of the output constraint ``z_L = W_L a_{L-1}`` (eq. 4). With
         the log-loss a small one lets the outputs, and through them the
@@ -79,7 +79,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         at most ``1 / (2 beta)`` from the network's, so this is the weight
         at which one update can just make a sample confidently right (0.59
         for two classes, 0.32 for three, 0.16 for ten, 0.12 for 26;
-        ``docs/what_we_tried.rst``, section 11); 0.1 with the hinge.
+        ``docs/what_we_tried.rst``, "Penalty weights and the ridge"); 0.1 with the hinge.
         The value used is ``beta_``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified)

@@ -306,7 +306,7 @@ class ADMMSolver:
         d_l)`` times the norm of its incoming ones (0.1 for 100 units and
         one output), so without balancing the hidden layer learns slowly and
         whether it takes off at all is chaotic (``docs/what_we_tried.rst``,
-        section 12). It must be exact and every sweep: done every second or
+        "Balanced units"). It must be exact and every sweep: done every second or
         tenth sweep, or halfway (``c_j^{1/2}``), the weights shrank to zero
         instead (measured, same section).
         """
@@ -408,7 +408,7 @@ class ADMMSolver:
         below the bound, and the bound's accelerated majorise-minimise steps
         used before stopped 76 above the optimum on letter after 100 passes
         (2,819; a quarter of the start's gap left), where this stops 0.87
-        above it (``docs/what_we_tried.rst``, section 16).
+        above it (``docs/what_we_tried.rst``, "Output layer and loss").
         """
         c = self.beta * ridge
         scale = 0.25 if W.shape[0] == 1 else 0.5
@@ -522,7 +522,7 @@ _TINY = 1e-12
 #: step size. Balancing must be exact (a He start needs about 0.3 at once,
 #: and a unit whose outgoing weight crosses zero far more): capped at 2,
 #: radial bands fell from 0.86 to 0.61 to 0.67 over ten seeds; 10 and 100
-#: scored alike (``docs/what_we_tried.rst``, section 12).
+#: scored alike (``docs/what_we_tried.rst``, "Balanced units").
 _MAX_SCALE_STEP = 10.0
 
 

@@ -24,7 +24,7 @@ from ._fit import _Fit
 
 #: ``start_fraction='auto'``: the first half of the sweeps sees this share of
 #: the rows when there are at least AUTO_START_MIN_ROWS of them (so that the
-#: subset keeps 25,000 rows or more; section 13 of docs/what_we_tried.rst).
+#: subset keeps 25,000 rows or more; docs/what_we_tried.rst, "Large data").
 AUTO_START_FRACTION = 1.0 / 8.0
 AUTO_START_MIN_ROWS = 200_000
 
@@ -39,7 +39,7 @@ beta_hidden : float, default=0.1
         paper's per-layer ``beta_l``, all 1 there). Below ``gamma`` it lets
         the pre-activations follow the activations the output asks for, and
         the weights follow them through their multipliers
-        (``docs/what_we_tried.rst``, section 7).
+        (``docs/what_we_tried.rst``, "Multipliers").
     gamma : float, default=0.3
         Weight of the constraints ``a_l = h(z_l)`` (eq. 4). The paper uses 10.
         With ``multipliers='all'`` the constraints hold exactly at a fixed
@@ -55,7 +55,7 @@ beta_hidden : float, default=0.1
     max_iter : int, default=800
         Maximum number of ADMM sweeps, warm-up included. 800 brought every
         set of our classification suite within 2 points of MLPClassifier
-        (adam) (``docs/what_we_tried.rst``, sections 7 to 9). Fewer sweeps
+        (adam) (``docs/what_we_tried.rst``, "Number of sweeps, the suite and sets held out"). Fewer sweeps
         fit proportionally faster; ``early_stopping=True`` picks the sweep
         on held-out data instead.
     n_warmup_iter : int, default=20
@@ -102,7 +102,7 @@ beta_hidden : float, default=0.1
         it. The activation update passes the label signal to a unit in
         proportion to its outgoing weights; balanced, every unit learns, and
         the hidden layer takes off reliably (``docs/what_we_tried.rst``,
-        section 12). Only used with ``activation='relu'`` or ``'identity'``;
+        "Balanced units"). Only used with ``activation='relu'`` or ``'identity'``;
         ``False`` is the paper.
     start_fraction : float in (0, 1] or 'auto', default='auto'
         Share of the training rows that the first ``max_iter // 2`` sweeps
@@ -112,7 +112,7 @@ beta_hidden : float, default=0.1
         about as much from tens of thousands of rows as from hundreds of
         thousands, at a fraction of the cost: on 300,000 rows an eighth
         gave the same accuracy per sweep in a sixth of the time
-        (``docs/what_we_tried.rst``, section 13). ``'auto'``: 1/8 from
+        (``docs/what_we_tried.rst``, "Large data"). ``'auto'``: 1/8 from
         200,000 rows on, else 1 (all rows from the start, as the paper).
         Not used when ``warm_start`` continues a fit, nor for dask input.
     validation_fraction : float, default=0.1
@@ -122,7 +122,7 @@ beta_hidden : float, default=0.1
         in sweeps: the method needs hundreds, and its validation score can
         stall for 200 sweeps and more and then rise again, so it is far
         longer than the MLP estimators' 10 epochs; 200 stopped radial bands
-        in such a plateau, ``docs/what_we_tried.rst``, section 11).
+        in such a plateau, ``docs/what_we_tried.rst``, "Early stopping").
     backend : {'serial', 'joblib', 'mpi', 'dask'} or Backend, default='joblib'
         Where the data shards live; see :mod:`admm_sklearn.backends`.
         The default runs one shard per core in threads of this process,
@@ -141,7 +141,7 @@ beta_hidden : float, default=0.1
         are float64 either way. On nine sets, three seeds each, float32 gave
         the test accuracy of float64 within 0.7 points (mean difference under
         0.1) and fits 1.4x (letter) to 2x faster (``docs/what_we_tried.rst``,
-        section 10).
+        "Speed").
         Choose ``'float64'`` with ``alpha=0`` (the pseudo-inverse amplifies
         the float32 Grams' round-off: the paper's settings lost up to 52
         points in float32, so ``PAPER_SETTINGS`` pins float64), and to

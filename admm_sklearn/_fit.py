@@ -26,18 +26,18 @@ VALIDATION_EVERY = 10
 #: refitted to ``polish_output``'s 1e-5): a check only ranks networks by
 #: their validation loss, and the refit, warm-started from the last check,
 #: would otherwise run all ``n_polish_iter`` passes every time (on letter
-#: the checks then took more time than the sweeps; section 14 of
-#: docs/what_we_tried.rst).
+#: the checks then took more time than the sweeps; docs/what_we_tried.rst,
+#: "Early stopping").
 CHECK_TOL = 1e-3
 #: Most passes of the output refit at each check: the checks only rank
 #: networks. With the fit's whole budget, early stopping on letter took
 #: 46.6 s, with this cap 27.5 s (10.4 s without early stopping), with
-#: the same mean test accuracy on every set (section 16 of docs/what_we_tried.rst).
+#: the same mean test accuracy on every set (docs/what_we_tried.rst, "Early stopping").
 CHECK_PASSES = 30
 #: The ridge grows with the total sample weight up to this many samples, then
 #: stays, as a prior's would: ``alpha`` was chosen on sets of up to 30,000
 #: training rows, and kept per row on 225,000 it cost radial bands 6.7
-#: points of test accuracy (section 15 of docs/what_we_tried.rst).
+#: points of test accuracy (docs/what_we_tried.rst, "Large data").
 RIDGE_MAX_SAMPLES = 30_000
 
 
@@ -103,7 +103,7 @@ class _Fit:
         as a fit without early stopping and that ``max_iter`` (the held-out
         rows chose the count; like any estimator refitted on all its data,
         the network gains from them: on small sets the tenth held out cost
-        up to 1.5 points, ``docs/what_we_tried.rst``, section 14).
+        up to 1.5 points, ``docs/what_we_tried.rst``, "Early stopping").
         """
         est, backend = self.est, self.backend
         rng = check_random_state(est.random_state)
@@ -257,8 +257,8 @@ class _Fit:
         ``n_sweeps`` (``max_iter // 2``) sweeps (or fewer, if they converge)
         run on the subset, on their own shards and solver; the fit on all
         rows then starts from that network (output layer refitted, as a fit
-        on the subset would return it) by a forward pass (section 13 of
-        ``docs/what_we_tried.rst``).
+        on the subset would return it) by a forward pass (``docs/what_we_tried.rst``,
+        "Large data").
         """
         est, backend = self.est, self.backend
         solver = self._new_solver(sizes)
@@ -302,8 +302,8 @@ class _Fit:
                 # refit included) evaluated on the held-out rows. The fit's
                 # own loss chooses: on a tenth of a few thousand rows,
                 # accuracy moves by single rows and its maximum over dozens
-                # of checks is mostly noise (section 13 of
-                # docs/what_we_tried.rst).
+                # of checks is mostly noise (docs/what_we_tried.rst,
+                # "Early stopping").
                 if not in_warmup and (solver.n_iter % VALIDATION_EVERY == 0
                                       or sweep == n_sweeps - 1):
                     # warm-started from the last check's refit output

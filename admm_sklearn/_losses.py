@@ -214,7 +214,7 @@ def update_log_loss_outputs(y, m, lam, beta, out):
     never increases eq. 4. Rows whose full step fails Armijo's test are
     solved exactly. Measured on letter, 200 sweeps: the same training
     accuracy as with the exact prox, and the whole fit 1.6x faster
-    (docs/what_we_tried.rst, section 11). A cold start solves the prox
+    (docs/what_we_tried.rst, "Output layer and loss"). A cold start solves the prox
     exactly.
     """
     if not np.all(np.isfinite(out)):

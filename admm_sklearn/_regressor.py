@@ -38,8 +38,8 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
         (the default), mean test R^2 over two seeds for ``beta`` 1 / 3:
         Friedman #1 0.953 / 0.942, diabetes 0.39 / 0.38 (unbalanced, the
         earlier default 10: 0.953 and 0.12). Balanced units with ``beta=10``
-        lost up to 13 points (``docs/what_we_tried.rst``, sections 10 and
-        12).
+        lost up to 13 points (``docs/what_we_tried.rst``, "Regression"
+        and "Balanced units").
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data and evaluate
         on it, every 10 sweeps after the warm-up, the network the fit would

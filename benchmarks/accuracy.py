@@ -61,8 +61,8 @@ REGRESSION_HOLDOUT = {
     "friedman3": lambda: skd.make_friedman3(5000, noise=0.1, random_state=1),
     "sine_of_sum_20d": lambda: _sine_of_sum(),
 }
-#: Sets outside the suite (``--holdout``), first run after the third
-#: session's defaults were chosen: a check that they generalise beyond it.
+#: Sets outside the suite (``--holdout``), first run (2026-11-24) after the
+#: defaults of that day were chosen: a check that they generalise beyond it.
 HOLDOUT = {
     "iris": lambda: skd.load_iris(return_X_y=True),
     "hastie_10_2": lambda: skd.make_hastie_10_2(4000, random_state=1),
@@ -133,7 +133,7 @@ def _three_classes(n=300_000):
 
 #: Large sets beside the suite's 400k one (``--large``; 225,000 training
 #: rows each), on which the ridge's cap at 30,000 samples was checked
-#: (docs/what_we_tried.rst, section 15).
+#: (docs/what_we_tried.rst, "Large data").
 LARGE = {
     "radial_bands_300k": lambda: _radial_bands(n=300_000, seed=1),
     "three_classes_300k": _three_classes,

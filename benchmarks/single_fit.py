@@ -1,6 +1,6 @@
 """One ADMMClassifier fit on one split of the accuracy harness: train and
 test accuracy and fit seconds. The one-off measurements of
-docs/what_we_tried.rst, section 9, were run this way:
+docs/what_we_tried.rst, "Penalty weights and the ridge", were run this way:
 
     python benchmarks/single_fit.py letter max_iter=200 beta=0.3
     python benchmarks/single_fit.py radial_bands "loss='hinge'" gamma=1.0

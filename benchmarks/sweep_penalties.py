@@ -1,4 +1,4 @@
-"""The beta / gamma / alpha sweep quoted in docs/what_we_tried.rst, section 2.
+"""The beta / gamma / alpha sweep quoted in docs/what_we_tried.rst, "Penalty weights and the ridge".
 
     python benchmarks/sweep_penalties.py [config ...]
 

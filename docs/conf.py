@@ -10,14 +10,38 @@ ROOT = str(Path(__file__).resolve().parents[1])
 sys.path.insert(0, ROOT)
 os.environ["PYTHONPATH"] = ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
 
+import admm_sklearn  # noqa: E402
+
 project = "admm-sklearn"
-extensions = ["sphinx.ext.autodoc", "numpydoc", "sphinx_gallery.gen_gallery"]
-exclude_patterns = ["_build"]
+author = "the admm-sklearn developers"
+copyright = "2026, the admm-sklearn developers"
+version = release = admm_sklearn.__version__
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "numpydoc",
+              "sphinx_gallery.gen_gallery"]
+exclude_patterns = ["_build", "screenshots"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+# pydata-sphinx-theme: the theme of scikit-learn's own documentation
+html_theme = "pydata_sphinx_theme"
+html_title = f"admm-sklearn {release}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "header_links_before_dropdown": 5,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_sidebars = {"index": [], "changelog": [], "what_we_tried": ["sidebar-nav-bs"]}
+# one page per public object (api.rst's autosummary tables)
+autosummary_generate = True
 numpydoc_show_class_members = False
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": "/plot_",
     "ignore_pattern": "mpi_fit",
     "download_all_examples": False,
+    # the API pages list the examples that use each object
+    "doc_module": ("admm_sklearn",),
+    "backreferences_dir": "generated/backreferences",
 }

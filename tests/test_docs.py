@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_sphinx_build_has_no_warnings(tmp_path):
-    for module in ("sphinx", "numpydoc", "sphinx_gallery", "matplotlib"):
+    for module in ("sphinx", "numpydoc", "sphinx_gallery", "matplotlib", "pydata_sphinx_theme"):
         pytest.importorskip(module)
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
                            "html", str(ROOT / "docs"), str(tmp_path / "html")],
