@@ -24,7 +24,7 @@ AUTO_BETA_CONFIDENCE = 0.7
 PAPER_SETTINGS = {"init": "gaussian", "loss": "hinge", "alpha": 0.0, "beta": 1.0,
                   "beta_hidden": 1.0, "gamma": 10.0, "n_warmup_iter": 10, "max_iter": 100,
                   "multipliers": "bregman", "balance": False, "start_fraction": 1.0,
-                  "n_polish_iter": 0, "dtype": "float64"}
+                  "n_polish_iter": 0, "dtype": "float64", "deep_training": "joint"}
 
 
 def _has_probabilities(est):
@@ -147,7 +147,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
                  multipliers="all", balance=True, start_fraction="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=400,
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
-                 warm_start=False):
+                 warm_start=False, deep_training="layerwise"):
         # every argument, by name, to the shared base (which stores them)
         super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
 

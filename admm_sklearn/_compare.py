@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone, is_classifier
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
@@ -53,6 +54,11 @@ def build_models(hidden, backend=None, n_jobs=None, seed=0, verbose=0,
                                            verbose=verbose, **where),
             "MLPRegressor (adam)": MLPRegressor(hidden_layer_sizes=hidden, solver="adam",
                                                 random_state=seed),
+            # what a careful user fits: on unscaled targets adam's 200
+            # epochs may not even reach the target's scale
+            "MLPRegressor (adam; y scaled)": TransformedTargetRegressor(
+                MLPRegressor(hidden_layer_sizes=hidden, solver="adam", random_state=seed),
+                transformer=StandardScaler()),
             "MLPRegressor (lbfgs)": MLPRegressor(hidden_layer_sizes=hidden, solver="lbfgs",
                                                  random_state=seed),
             "Ridge": Ridge(),

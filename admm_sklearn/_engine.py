@@ -478,6 +478,15 @@ class ADMMSolver:
             else:
                 break  # no accepted step within the passes left: keep V
             V, value, grad, loss = V + length * step_dir, new_value, new_grad, new_loss
+        if W.shape[0] > 1:
+            # The softmax is unchanged when every class's bias moves by the
+            # same amount, and the ridge spares the biases, so J is flat
+            # along that direction and Newton's steps drift there with
+            # round-off (an MPI fit and the serial one ended with biases
+            # 2.6e-7 apart, all else within 7e-12). Zero-mean biases, the
+            # least-norm choice, make the optimum unique; no prediction or
+            # probability changes.
+            V[:, -1] -= V[:, -1].mean()
         return V[:, :-1], V[:, -1]
 
     def _lam_scale(self):

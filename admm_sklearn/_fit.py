@@ -49,11 +49,25 @@ class _Fit:
     those units and the user's, ``score_sums`` / ``score`` give the
     validation score from sums that add up over processes, and
     ``attributes()`` the encoding's fitted attributes (``classes_``).
+
+    ``frozen`` lists fitted layers ``(coef, intercept)`` (the MLP
+    estimators' orientation) below the ones this fit trains: ``X`` is then
+    their output, and the network returned starts with them (a stage of
+    :mod:`admm_sklearn._layerwise`; ``sweep_offset`` is the sweeps of the
+    stages before it, for the sweep monitor). ``resume_allowed=False``: this
+    fit does not start from the previous one whatever ``warm_start`` says
+    (a stage whose lower layers were fitted anew), though it still keeps
+    its state for the next. ``max_iter``: this fit's sweeps, if not the
+    estimator's.
     """
 
-    def __init__(self, est, hidden, dtype, backend, targets):
+    def __init__(self, est, hidden, dtype, backend, targets, frozen=(), sweep_offset=0,
+                 resume_allowed=True, max_iter=None):
         self.est, self.hidden, self.dtype = est, hidden, dtype
         self.backend, self.targets = backend, targets
+        self.frozen, self.sweep_offset = list(frozen), sweep_offset
+        self.resume_allowed = bool(est.warm_start and resume_allowed)
+        self.max_iter = est.max_iter if max_iter is None else max_iter
 
     def _input_moments(self, X):
         """``(shift, n_rows)``: the column means of the training inputs over
@@ -94,7 +108,7 @@ class _Fit:
         return weights[:-1] + [solver.polish_output(self.backend, weights, passes,
                                                     **polish_options)]
 
-    def run(self, X, y, sample_weight):
+    def run(self, X, y, sample_weight, seed=None):
         """Fit on ``(X, y, sample_weight)``; returns the fitted attributes.
 
         With ``early_stopping``, a first run on all but the held-out rows
@@ -108,7 +122,8 @@ class _Fit:
         est, backend = self.est, self.backend
         rng = check_random_state(est.random_state)
         # Every process must draw the same seed (MPI ranks too).
-        seed = backend.allgather(int(rng.randint(np.iinfo(np.int32).max)))[0]
+        if seed is None:
+            seed = backend.allgather(int(rng.randint(np.iinfo(np.int32).max)))[0]
         # numpy targets are encoded once, in float64 (early stopping scores
         # its held-out rows on them as they are); dask ones on the workers
         Y = (encode_chunks(self.targets, y, self.dtype) if is_dask_collection(X)
@@ -120,12 +135,12 @@ class _Fit:
 
         fingerprint = _fingerprint(X, y, sample_weight)
         history = _new_history()
-        kept = getattr(est, "_solver", None) if est.warm_start else None
+        kept = getattr(est, "_solver", None) if self.resume_allowed else None
         resume = (selection is None and kept is not None and kept.layer_sizes == sizes
                   and getattr(est, "_train_fingerprint", None) == fingerprint)
         if resume and est.history_ is not None:
             history = {k: list(est.history_[k]) for k in history}
-        max_iter = est.max_iter if selection is None else selection["n_sweeps"]
+        max_iter = self.max_iter if selection is None else selection["n_sweeps"]
         solver, converged, weights, _ = self._train(
             X, Y, sample_weight, seed, sizes, max_iter, history, kept if resume else None)
         best_score = None
@@ -166,11 +181,11 @@ class _Fit:
         history = _new_history(validation=True)
         try:
             _, converged, _, best = self._train(
-                X, Y, None if sample_weight is None else w, seed, sizes, est.max_iter,
+                X, Y, None if sample_weight is None else w, seed, sizes, self.max_iter,
                 history, validation=(X_val, Y_val, w_val))
         finally:
             self.backend.release()
-        n_sweeps, best_score = best if best is not None else (est.max_iter, None)
+        n_sweeps, best_score = best if best is not None else (self.max_iter, None)
         return {"n_sweeps": n_sweeps, "best_score": best_score, "converged": converged,
                 "validation": {k: v for k, v in history.items() if k.startswith("validation_")}}
 
@@ -219,12 +234,12 @@ class _Fit:
     def _warm_start_weights(self):
         """The fitted network (as the solver's weights) when ``warm_start``
         continues it on new data with the same hidden layers, else ``None``."""
-        est = self.est
-        if not (est.warm_start and hasattr(est, "coefs_")):
+        est, below = self.est, len(self.frozen)
+        if not (self.resume_allowed and hasattr(est, "coefs_")):
             return None
-        if [c.shape[1] for c in est.coefs_[:-1]] != list(self.hidden):
+        if [c.shape[1] for c in est.coefs_[below:-1]] != list(self.hidden):
             return None
-        weights = [(W.T, b) for W, b in zip(est.coefs_, est.intercepts_)]
+        weights = [(W.T, b) for W, b in zip(est.coefs_[below:], est.intercepts_[below:])]
         weights = self._on_raw_inputs(weights, sign=1.0)
         weights[-1] = self.targets.from_raw(*weights[-1])
         return weights
@@ -346,6 +361,7 @@ class _Fit:
         sweep: time-to-accuracy curves score one fit as it goes
         (:func:`admm_sklearn._compare.accuracy_curve`)."""
         monitor = getattr(self.est, "_sweep_monitor", None)
+        sweep += self.sweep_offset
         if monitor is not None and monitor.wants(sweep):
             monitor(sweep, self._network(self._refit(solver, solver.weights)))
 
@@ -358,8 +374,10 @@ class _Fit:
             # float64 whatever the state's dtype: the first layer's bias
             # carries the input shift (b_1 - W_1 shift), whose digits float32
             # would lose for inputs with a large offset
-            "coefs_": [np.array(W.T, dtype=np.float64) for W, _ in weights],
-            "intercepts_": [np.array(b, dtype=np.float64) for _, b in weights],
+            "coefs_": [W for W, _ in self.frozen]
+            + [np.array(W.T, dtype=np.float64) for W, _ in weights],
+            "intercepts_": [b for _, b in self.frozen]
+            + [np.array(b, dtype=np.float64) for _, b in weights],
         }
 
     def _result(self, solver, weights, history, converged, best_score, sizes, fingerprint):
@@ -367,7 +385,7 @@ class _Fit:
         est, backend = self.est, self.backend
         if not converged:
             warnings.warn(
-                f"{type(est).__name__}: maximum iterations ({est.max_iter}) reached before "
+                f"{type(est).__name__}: maximum iterations ({self.max_iter}) reached before "
                 "the weights stopped changing by tol.", ConvergenceWarning, stacklevel=3)
         result = {
             **self._network(weights),

@@ -85,7 +85,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
                  multipliers="all", balance=True, start_fraction="auto",
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=400,
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
-                 warm_start=False):
+                 warm_start=False, deep_training="layerwise"):
         # every argument, by name, to the shared base (which stores them)
         super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
 

@@ -3,12 +3,14 @@ MLPClassifier (adam) at the same depth, with a per-layer diagnosis.
 
     python benchmarks/depth.py                                # xor, satimage; (100,), (100, 100)
     python benchmarks/depth.py --datasets letter --depths 100 100,100 100,50
-    python benchmarks/depth.py --candidate beta_hidden=1.0    # ADMM with a change
+    python benchmarks/depth.py --candidate deep_training=joint,beta_hidden=1.0
 
 Each (dataset, depth) is one 75/25 stratified split (``--seed``), features
 standardised on the training part. Besides test and training accuracy and
-fit time, every ADMM fit is diagnosed at its end (float64 state, serial
-backend, so that the state can be read): per hidden layer, the relative
+fit time, every ADMM fit whose last solver covers the whole network (one
+hidden layer, or ``deep_training='joint'``) is diagnosed at its end
+(float64 state, serial backend, so that the state can be read): per hidden
+layer, the relative
 residual of ``z_l = W_l a_{l-1}`` in the training state, the distance of the
 state's activations from the network's own forward pass ``h(W_l a_{l-1} +
 b_l)``, and the share of (row, unit) pairs active in each; and the training
@@ -121,7 +123,8 @@ def main(argv=None):
                        "seed": args.seed, "seconds": seconds,
                        "test_accuracy": float(model.score(X_te, y_te)),
                        "train_accuracy": float(model.score(X_tr, y_tr))}
-                if isinstance(model, ADMMClassifier):
+                if (isinstance(model, ADMMClassifier)
+                        and len(model._solver.weights) == len(model.coefs_)):
                     row.update(diagnose(model, X_tr, y_tr))
                 rows.append(row)
                 print(_line(row), flush=True)

@@ -34,6 +34,19 @@ html_sidebars = {"index": [], "changelog": [], "what_we_tried": ["sidebar-nav-bs
 # one page per public object (api.rst's autosummary tables)
 autosummary_generate = True
 numpydoc_show_class_members = False
+# parameter types link to their pages (Backend, the estimators); numpy's and
+# Python's glossary terms would need intersphinx inventories, which an
+# offline build cannot fetch, so those names stay plain text
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "Backend": "admm_sklearn.backends.Backend",
+    "array-like": "numpy.ndarray", "array_like": "numpy.ndarray", "bool": "bool",
+    "sequence": "collections.abc.Sequence", "RandomState": "numpy.random.RandomState",
+}
+numpydoc_xref_ignore = {"of", "or", "shape", "default", "optional", "None", "in", "and",
+                        "n_samples", "n_features", "n_classes", "n_outputs", "n_layers",
+                        "fan_in", "fan_out", "instance", "list", "dict", "int", "float",
+                        "str", "tuple", "ndarray", "callable", "object"}
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

@@ -105,11 +105,21 @@ def test_pipeline_grid_search_and_warm_start_on_dask(client):
                                                           random_state=0))
     search = GridSearchCV(pipe, {"admmclassifier__alpha": [1e-3, 1e-2]}, cv=2).fit(X, y)
     assert search.best_score_ > 0.5
-    once = ADMMClassifier(backend="dask", **{**PARAMS, "max_iter": 20}).fit(X, y)
-    twice = ADMMClassifier(backend="dask", warm_start=True, **{**PARAMS, "max_iter": 10})
+    # jointly, the kept state continues exactly: 10 sweeps twice = 20 once
+    joint = {**PARAMS, "deep_training": "joint"}
+    once = ADMMClassifier(backend="dask", **{**joint, "max_iter": 20}).fit(X, y)
+    twice = ADMMClassifier(backend="dask", warm_start=True, **{**joint, "max_iter": 10})
     twice.fit(X, y).fit(X, y)
     assert twice.n_iter_ == 20
     _assert_same_model(twice, once, rtol=1e-10)
+    # layer by layer, the lower layer is kept and the last stage continues
+    layered = ADMMClassifier(backend="dask", warm_start=True, **{**PARAMS, "max_iter": 10})
+    first = [c.copy() for c in layered.fit(X, y).coefs_]
+    layered.fit(X, y)
+    assert np.array_equal(layered.coefs_[0], first[0])
+    assert not np.allclose(layered.coefs_[1], first[1])
+    assert layered.n_iter_ == 10 + 5 + 5
+    layered.set_params(warm_start=False).fit(X, y)
     twice.set_params(warm_start=False).fit(X, y)  # releases the kept actors
 
 

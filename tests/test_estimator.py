@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_digits, make_moons
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -85,9 +85,10 @@ def test_fitted_attributes_follow_mlpclassifier_layout():
     assert [c.shape for c in clf.coefs_] == [(2, 7), (7, 5), (5, 1)]
     assert [b.shape for b in clf.intercepts_] == [(7,), (5,), (1,)]
     assert clf.n_layers_ == 4 and clf.n_outputs_ == 1
-    assert len(clf.loss_curve_) == clf.n_iter_ == 12
+    # layer by layer (the default): max_iter sweeps, then half as many
+    assert len(clf.loss_curve_) == clf.n_iter_ == 12 + 6
     assert set(clf.history_) >= {"objective", "loss", "residual", "seconds"}
-    assert all(len(v) == 12 for v in clf.history_.values())
+    assert all(len(v) == 18 for v in clf.history_.values())
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 10])
@@ -350,3 +351,13 @@ def test_ridge_stops_growing_past_ridge_max_samples(estimator, monkeypatch):
                            scaled.coefs_ + scaled.intercepts_):
         np.testing.assert_allclose(W, W_scaled, rtol=1e-8, atol=1e-10)
     assert np.linalg.norm(full.coefs_[0]) < np.linalg.norm(capped.coefs_[0])
+
+
+def test_multiclass_output_biases_are_centred_so_the_refit_is_unique():
+    # the softmax ignores a common shift of the output biases, which the ridge
+    # does not pin: the refit returns the zero-mean (least-norm) biases, so
+    # that backends summing in another order end on the same network
+    X, y = load_iris(return_X_y=True)
+    clf = ADMMClassifier((8,), max_iter=30, random_state=0).fit(X, y)
+    biases = clf.intercepts_[-1]
+    assert abs(biases.sum()) <= 1e-12 * np.abs(biases).max()

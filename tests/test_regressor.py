@@ -38,7 +38,8 @@ def test_fitted_attributes_follow_mlpregressor_layout():
     assert [c.shape for c in reg.coefs_] == [c.shape for c in mlp.coefs_]
     assert [b.shape for b in reg.intercepts_] == [b.shape for b in mlp.intercepts_]
     assert reg.predict(X_tr).shape == mlp.predict(X_tr).shape == (len(X_tr),)
-    assert len(reg.loss_curve_) == reg.n_iter_ == 15
+    # layer by layer (the default): max_iter sweeps, then half as many
+    assert len(reg.loss_curve_) == reg.n_iter_ == 15 + 7
 
 
 def test_multi_output_targets_in_any_units():

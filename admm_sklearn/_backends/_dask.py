@@ -57,6 +57,10 @@ def _keep_freed_memory_for_reuse():
         pass
 
 
+#: Seconds a scatter waits for the cluster to have a worker (without a timeout).
+_WAIT_FOR_WORKERS = 60.0
+
+
 class _ShardActor:
     """Lives on one worker: that worker's shards, and the passes run on them."""
 
@@ -125,6 +129,9 @@ class DaskBackend(Backend):
         """One actor per worker; numpy rows are split evenly and sent once."""
         client = self._client()
         workers = sorted(client.scheduler_info()["workers"])
+        if not workers:  # a cluster still starting, or one whose workers left
+            client.wait_for_workers(1, timeout=self.timeout or _WAIT_FOR_WORKERS)
+            workers = sorted(client.scheduler_info()["workers"])
         k = max(1, min(len(workers), X.shape[0]))
         bounds = np.linspace(0, X.shape[0], k + 1).astype(int)
         placed = []

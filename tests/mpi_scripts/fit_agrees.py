@@ -19,10 +19,17 @@ local = slice(bounds[rank], bounds[rank + 1])
 # "subset": the first sweeps on a random half of the rows, drawn by global
 # row index, so the same rows whether they sit on one process or two.
 # "early_stopping": each rank holds out a tenth of its rows to choose the
-# number of sweeps; the network returned is that many sweeps on all rows.
+# number of sweeps; the network returned is that many sweeps on all rows
+# (jointly: layer by layer, each stage would choose its own count).
+# Two hidden layers, layer by layer (the default) unless "joint"; three in
+# "depth3".
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
               random_state=3, tol=0.0, dtype="float64",
               init="gaussian" if init == "gaussian" else "forward")
+if init in ("joint", "early_stopping"):
+    params["deep_training"] = "joint"
+if init == "depth3":
+    params["hidden_layer_sizes"] = (12, 7, 5)
 if init == "subset":
     params["start_fraction"] = 0.5
 if init == "early_stopping":
