@@ -56,7 +56,8 @@ beta_hidden : float, default=0.1
     max_iter : int, default=800
         Maximum number of ADMM sweeps, warm-up included. 800 brought every
         set of our classification suite within 2 points of MLPClassifier
-        (adam) (``docs/what_we_tried.rst``, "Number of sweeps, the suite and sets held out"). Fewer sweeps
+        (adam) (``docs/what_we_tried.rst``, "Number of sweeps, the suite and
+        sets held out"). Fewer sweeps
         fit proportionally faster; ``early_stopping=True`` picks the sweep
         on held-out data instead.
     n_warmup_iter : int, default=20
@@ -163,12 +164,13 @@ beta_hidden : float, default=0.1
         one-hidden-layer fit (output refit included) on the features of the
         layers fitted before it, which it then keeps fixed (greedy layer-wise
         training); the first stage runs up to ``max_iter`` sweeps, the others
-        half as many, and ``n_iter_`` counts the sweeps of every stage. ``'joint'``: Algorithm 1 on all layers at
-        once, as the paper. Jointly, the training state fitted the labels
-        while the network's own forward pass drifted away from it, and two
-        hidden layers learned worse than one (letter 0.943 -> 0.906); layer
-        by layer, (100, 100) scores 0.963 there, MLPClassifier 0.961 (three
-        seeds; ``docs/results.rst``, "Depth")."""
+        half as many, and ``n_iter_`` counts the sweeps of every stage.
+        ``'joint'``: Algorithm 1 on all layers at once, as the paper.
+        Jointly, the training state fitted the labels while the network's
+        own forward pass drifted away from it, and two hidden layers learned
+        worse than one (letter 0.943 -> 0.906); layer by layer, (100, 100)
+        scores 0.963 there, MLPClassifier 0.961 (three seeds;
+        ``docs/results.rst``, "Depth")."""
 
 #: numpydoc text of the fitted attributes both estimators share.
 SHARED_ATTRIBUTES = """\

@@ -120,10 +120,8 @@ class _Fit:
         up to 1.5 points, ``docs/what_we_tried.rst``, "Early stopping").
         """
         est, backend = self.est, self.backend
-        rng = check_random_state(est.random_state)
-        # Every process must draw the same seed (MPI ranks too).
         if seed is None:
-            seed = backend.allgather(int(rng.randint(np.iinfo(np.int32).max)))[0]
+            seed = agreed_seed(est.random_state, backend)
         # numpy targets are encoded once, in float64 (early stopping scores
         # its held-out rows on them as they are); dask ones on the workers
         Y = (encode_chunks(self.targets, y, self.dtype) if is_dask_collection(X)
@@ -408,6 +406,14 @@ class _Fit:
             backend.release()
             result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
         return result
+
+
+def agreed_seed(random_state, backend, headroom=0):
+    """The fit's seed from ``random_state``, the same on every process (MPI
+    ranks take rank 0's); below ``2**31 - 1 - headroom``, so that ``seed +
+    k`` for ``k <= headroom`` is still a valid seed."""
+    high = np.iinfo(np.int32).max - headroom
+    return backend.allgather(int(check_random_state(random_state).randint(high)))[0]
 
 
 def _new_history(validation=False):

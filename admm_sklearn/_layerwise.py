@@ -22,11 +22,10 @@ turns a deep fit into a sequence of them.
 """
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from ._activations import ACTIVATIONS
 from ._dask_input import is_dask_collection
-from ._fit import _Fit
+from ._fit import _Fit, agreed_seed
 
 #: Share of ``max_iter`` that the stages above the first run: they start on
 #: features already fitted to the labels. Seed 0, the second stage of
@@ -60,8 +59,7 @@ def fit_layerwise(est, X, y, sample_weight, hidden, dtype, backend, targets):
     (continuing its kept state when the data are the same), as a one-layer
     warm start continues its one stage.
     """
-    seed = backend.allgather(int(check_random_state(est.random_state).randint(
-        np.iinfo(np.int32).max - len(hidden))))[0]
+    seed = agreed_seed(est.random_state, backend, headroom=len(hidden))  # stage k: seed + k
     fitted = getattr(est, "coefs_", None)
     continuing = (est.warm_start and fitted is not None
                   and [c.shape[1] for c in fitted[:-1]] == list(hidden))
