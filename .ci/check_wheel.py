@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 import admm_sklearn
 from admm_sklearn import ADMMClassifier, ADMMRegressor, PAPER_SETTINGS, plan
@@ -20,6 +21,9 @@ y = (X[:, 0] * X[:, 1] > 0).astype(int)
 clf = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0,
                      backend="serial").fit(X, y)
 assert clf.predict(X).shape == (200,) and clf.predict_proba(X).shape == (200, 2)
+X_sparse = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))  # kept sparse by the shards
+sparse_fit = ADMMClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0).fit(X_sparse, y)
+assert sparse_fit.predict(X_sparse).shape == (200,)
 paper = ADMMClassifier(hidden_layer_sizes=(16,), random_state=0,
                        **{**PAPER_SETTINGS, "max_iter": 20}).fit(X, y)
 assert paper.predict(X).shape == (200,)

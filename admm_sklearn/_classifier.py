@@ -24,7 +24,8 @@ AUTO_BETA_CONFIDENCE = 0.7
 PAPER_SETTINGS = {"init": "gaussian", "loss": "hinge", "alpha": 0.0, "beta": 1.0,
                   "beta_hidden": 1.0, "gamma": 10.0, "n_warmup_iter": 10, "max_iter": 100,
                   "multipliers": "bregman", "balance": False, "start_fraction": 1.0,
-                  "n_polish_iter": 0, "dtype": "float64", "deep_training": "joint"}
+                  "n_polish_iter": 0, "dtype": "float64", "deep_training": "joint",
+                  "tol": None}
 
 
 def _has_probabilities(est):
@@ -89,9 +90,9 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         in ``validation_scores_``. Stop once the lowest validation loss is
         ``n_iter_no_change`` sweeps old. That sweep count is the one
         chosen: the network returned is a fit of that many sweeps on all
-        the training rows, the held-out ones included (the same network as
-        ``early_stopping=False`` with ``max_iter=n_iter_``), so early
-        stopping costs up to one more fit.
+        the training rows, the held-out ones included, run in full (the
+        same network as ``early_stopping=False, tol=None,
+        max_iter=n_iter_``), so early stopping costs up to one more fit.
     {shared_parameters}
 
     Attributes
@@ -143,9 +144,9 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="log_loss",
                  beta="auto", beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
-                 n_warmup_iter=20, n_polish_iter=200, tol=1e-4, init="forward", init_scale=1.0,
+                 n_warmup_iter=20, n_polish_iter=200, tol=1e-3, init="forward", init_scale=1.0,
                  multipliers="all", balance=True, start_fraction="auto",
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=400,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change="auto",
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False, deep_training="layerwise"):
         # every argument, by name, to the shared base (which stores them)

@@ -49,6 +49,11 @@ def validate_dask_input(est, X, y, sample_weight, backend, reset):
     # a dask dataframe's empty pandas prototype carries its column names
     _check_feature_names(est, getattr(X, "_meta", X), reset=reset)
     X = _as_dask_array(X)
+    if type(getattr(X, "_meta", None)).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            "dask arrays with sparse chunks are not supported: pass the scipy.sparse "
+            "matrix itself with backend='dask' (its rows are split among the workers), "
+            "or dense chunks.")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array for X, got {X.ndim}D.")
     if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):

@@ -326,7 +326,7 @@ class ADMMSolver:
         self._cross[1] = self._cross[1] * scales[0][:, None]
         return scales
 
-    def polish_output(self, backend, weights, n_sweeps, tol=1e-5):
+    def polish_output(self, backend, weights, n_sweeps, tol=1e-5, with_loss=False):
         """Refit the output layer of ``weights`` on the network's own features.
 
         The hidden layers' training state may fit labels through per-sample
@@ -345,9 +345,14 @@ class ADMMSolver:
         it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
         the sweeps' own (:meth:`_ridge`): the refit runs on the rows the
         solver was initialised on.
+
+        ``with_loss=True`` returns ``((W_L, b_L), loss)``: also the training
+        loss of the refitted network per unit of sample weight (one more
+        pass over the features), which the stopping rule follows.
         """
         W, b = weights[-1]
-        if self.n_layers < 2 or n_sweeps == 0:
+        refits = self.n_layers >= 2 and n_sweeps > 0
+        if not (refits or with_loss):
             return W, b
         refit = getattr(self, _REFITS[self.loss])
         try:
@@ -356,7 +361,12 @@ class ADMMSolver:
                                       refit == self._refit_admm)
             if not np.all(np.isfinite(gram)):
                 self.diverged()
-            return refit(backend, gram, W, b, n_sweeps, tol, self._ridge())
+            if refits:
+                W, b = refit(backend, gram, W, b, n_sweeps, tol, self._ridge())
+            if not with_loss:
+                return W, b
+            (loss,) = backend.map_sum(_shard.polish_loss, W, b, self.loss)
+            return (W, b), float(loss[0]) / self.n_samples
         finally:
             backend.map(_shard.end_polish)  # local: frees memory, no collective
 

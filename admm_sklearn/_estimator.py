@@ -72,12 +72,20 @@ beta_hidden : float, default=0.1
         method, each pass one Gram-sized reduction) that stops once the
         weights settle; the squared error's is one ridge solve; the hinge's
         runs the closed-form ADMM steps on the output layer alone.
-    tol : float, default=1e-4
-        Convergence tolerance: training stops when, after the warm-up, a sweep
-        has changed no weight matrix by ``tol`` or more (relative Frobenius
-        norm; with ``early_stopping``: the validation loss has not fallen
-        by ``tol``) for ``n_iter_no_change`` consecutive sweeps. The objective
-        is not used: multiplier steps make it rise as the constraint tightens.
+    tol : float or None, default=1e-3 (ADMMClassifier), None (ADMMRegressor)
+        The stopping rule: every 20 sweeps after the warm-up the network the
+        fit would return (output layer refitted) is scored by its training
+        loss per unit of sample weight (with ``early_stopping``: every 10,
+        on the held-out rows); the fit ends once that loss has not fallen by
+        ``tol`` below its lowest value for ``n_iter_no_change`` sweeps and,
+        on the training loss, for as many sweeps as the fit took to reach
+        that value. ``None``: run all ``max_iter`` sweeps (the paper; with
+        ``early_stopping``, the held-out loss need only fall). The objective
+        is not used: multiplier steps make it rise as the constraints
+        tighten. The regressor runs every sweep by default: on real data its
+        training loss can rise for hundreds of sweeps after the warm-up and
+        then fall below its early low, and the rule cost it up to 1.9
+        points of R^2 (``docs/what_we_tried.rst``, "The stopping rule").
     init : {'forward', 'gaussian'}, default='forward'
         ``'gaussian'`` is the paper's start (i.i.d. N(0, 1) activations and
         outputs, drawn per row: repeated rows then start apart, so integer
@@ -119,12 +127,17 @@ beta_hidden : float, default=0.1
         Not used when ``warm_start`` continues a fit, nor for dask input.
     validation_fraction : float, default=0.1
         Share of training data held out when ``early_stopping`` is set.
-    n_iter_no_change : int, default=400
-        Sweeps without improvement tolerated before stopping (the patience,
-        in sweeps: the method needs hundreds, and its validation score can
-        stall for 200 sweeps and more and then rise again, so it is far
-        longer than the MLP estimators' 10 epochs; 200 stopped radial bands
-        in such a plateau, ``docs/what_we_tried.rst``, "Early stopping").
+    n_iter_no_change : int or 'auto', default='auto'
+        Sweeps without improvement by ``tol`` tolerated before stopping (the
+        patience, in sweeps; ``n_iter_`` and ``history_["network_loss"]``
+        show where a fit stopped). ``'auto'``: 150 on the training loss; 400
+        with ``early_stopping``, whose validation score can stall for 200
+        sweeps and more and then rise again (200 stopped radial bands in
+        such a plateau, ``docs/what_we_tried.rst``, "Early stopping"). Both
+        are far longer than the MLP estimators' 10 epochs: the method needs
+        hundreds of sweeps, and its training loss can stay put for a hundred
+        and then fall again (``docs/what_we_tried.rst``, "The stopping
+        rule").
     backend : {'serial', 'joblib', 'mpi', 'dask'} or Backend, default='joblib'
         Where the data shards live; see :mod:`admm_sklearn.backends`.
         The default runs one shard per core in threads of this process,
@@ -239,7 +252,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_warmup_iter": [Interval(Integral, 0, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
         "init": [StrOptions({"forward", "gaussian"})],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
         "multipliers": [StrOptions({"all", "output", "bregman"})],
@@ -248,7 +261,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         "n_polish_iter": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "backend": [StrOptions({"serial", "joblib", "mpi", "dask"}), Backend],
         "n_jobs": [None, Integral],
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
@@ -296,7 +309,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     def _hidden_sizes(self):
@@ -316,8 +329,10 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (dense).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. A sparse matrix (any scipy.sparse format, taken
+            as CSR) is never densified: the first layer's products and the
+            input Gram are formed from its stored entries.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target labels (classification) or values (regression).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -371,15 +386,16 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
             return X, y, sample_weight, self._make_targets([info], y, reset)
         error, info = None, None
         try:
+            # sparse X stays sparse (CSR: the shards take blocks of rows)
             X, y = validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
-                                 ensure_min_features=1, multi_output=self._multi_output,
-                                 y_numeric=self._multi_output)
+                                 accept_sparse="csr", ensure_min_features=1,
+                                 multi_output=self._multi_output, y_numeric=self._multi_output)
             if sample_weight is not None:
                 sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                                      ensure_non_negative=True,
                                                      allow_all_zero_weights=True)
             info = (X.shape[1], self._target_info(y, sample_weight),
-                    len(X) if sample_weight is None else float(np.sum(sample_weight)))
+                    X.shape[0] if sample_weight is None else float(np.sum(sample_weight)))
         except Exception as exc:  # re-raised below, on every process
             error = exc
         gathered = backend.allgather(
@@ -416,7 +432,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         would depend on which other rows are predicted with it.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64, accept_sparse="csr")
         return forward(X, [c.astype(np.float64) for c in self.coefs_],
                        [b.astype(np.float64) for b in self.intercepts_], self.activation)
 

@@ -17,23 +17,8 @@ from sklearn.utils import check_random_state
 from ._dask_input import encode_chunks, is_dask_collection
 from ._engine import ADMMSolver, forward
 from ._losses import LOSSES
+from ._stopping import CHECK_TOL, StoppingRule
 
-#: Sweeps between two validation scores when ``early_stopping``: each
-#: score runs the output refit, so scoring every sweep would cost more than
-#: the sweeps themselves.
-VALIDATION_EVERY = 10
-#: ``tol`` of the output refit at each check (the network returned is
-#: refitted to ``polish_output``'s 1e-5): a check only ranks networks by
-#: their validation loss, and the refit, warm-started from the last check,
-#: would otherwise run all ``n_polish_iter`` passes every time (on letter
-#: the checks then took more time than the sweeps; docs/what_we_tried.rst,
-#: "Early stopping").
-CHECK_TOL = 1e-3
-#: Most passes of the output refit at each check: the checks only rank
-#: networks. With the fit's whole budget, early stopping on letter took
-#: 46.6 s, with this cap 27.5 s (10.4 s without early stopping), with
-#: the same mean test accuracy on every set (docs/what_we_tried.rst, "Early stopping").
-CHECK_PASSES = 30
 #: The ridge grows with the total sample weight up to this many samples, then
 #: stays, as a prior's would: ``alpha`` was chosen on sets of up to 30,000
 #: training rows, and kept per row on 225,000 it cost radial bands 6.7
@@ -68,6 +53,7 @@ class _Fit:
         self.frozen, self.sweep_offset = list(frozen), sweep_offset
         self.resume_allowed = bool(est.warm_start and resume_allowed)
         self.max_iter = est.max_iter if max_iter is None else max_iter
+        self.stop_on_training_loss = est.tol is not None
 
     def _input_moments(self, X):
         """``(shift, n_rows)``: the column means of the training inputs over
@@ -76,8 +62,10 @@ class _Fit:
         processes (``None`` for dask input, which is never subsampled)."""
         if is_dask_collection(X):
             return np.asarray(X.mean(axis=0).compute(), dtype=np.float64), None
-        total, count = self.backend.allreduce([X.sum(axis=0, dtype=np.float64),
-                                               np.array([float(len(X))])])
+        # np.asarray: a sparse X sums to a 1 x d matrix
+        total, count = self.backend.allreduce([
+            np.asarray(X.sum(axis=0, dtype=np.float64)).ravel(),
+            np.array([float(X.shape[0])])])
         return total / max(count[0], 1.0), int(count[0])
 
     def _on_raw_inputs(self, weights, sign=-1.0):
@@ -99,14 +87,11 @@ class _Fit:
             [self.targets.score_sums(outputs, Y, w), loss_sums])
         return self.targets.score(sums), loss_sums[0] / max(loss_sums[1], 1e-300)
 
-    def _refit(self, solver, weights, max_passes=None, **polish_options):
+    def _refit(self, solver, weights):
         """``weights`` with the output layer refitted on their own features,
-        in at most ``n_polish_iter`` passes (and ``max_passes``, if given)."""
-        passes = self.est.n_polish_iter
-        if max_passes is not None:
-            passes = min(passes, max_passes)
-        return weights[:-1] + [solver.polish_output(self.backend, weights, passes,
-                                                    **polish_options)]
+        in at most ``n_polish_iter`` passes."""
+        return weights[:-1] + [solver.polish_output(self.backend, weights,
+                                                    self.est.n_polish_iter)]
 
     def run(self, X, y, sample_weight, seed=None):
         """Fit on ``(X, y, sample_weight)``; returns the fitted attributes.
@@ -139,6 +124,8 @@ class _Fit:
         if resume and est.history_ is not None:
             history = {k: list(est.history_[k]) for k in history}
         max_iter = self.max_iter if selection is None else selection["n_sweeps"]
+        # the count early stopping chose is run in full
+        self.stop_on_training_loss = selection is None and est.tol is not None
         solver, converged, weights, _ = self._train(
             X, Y, sample_weight, seed, sizes, max_iter, history, kept if resume else None)
         best_score = None
@@ -154,7 +141,7 @@ class _Fit:
         Holds out ``validation_fraction`` of the rows (stratified for
         classifiers) and runs the sweeps on the others, scoring the network
         the fit would return (output refit included) on the held-out rows
-        every ``VALIDATION_EVERY`` sweeps after the warm-up; stops once the
+        every 10 sweeps after the warm-up; stops once the
         lowest validation loss is ``n_iter_no_change`` sweeps old. Returns
         ``n_sweeps`` (the sweep of that lowest loss; ``max_iter`` if no
         check ran), ``best_score`` (that network's validation score),
@@ -200,7 +187,7 @@ class _Fit:
         solver = resume if resume is not None else self._new_solver(sizes)
         start = None if resume is not None else self._warm_start_weights()
         if start is None and resume is None and not dask_input:
-            rows = self._subset_rows(len(X), n_rows, seed)
+            rows = self._subset_rows(X.shape[0], n_rows, seed)
             if rows is not None:
                 start = self._subset_start(
                     X[rows], Y[rows], None if sample_weight is None else sample_weight[rows],
@@ -291,10 +278,19 @@ class _Fit:
         ``best=None``. With the held-out rows ``validation = (X, Y, w)``:
         ``weights=None`` and ``best = (sweep, score)`` of the check with the
         lowest validation loss (sweeps counted in ``history``), or ``None``
-        if no check ran."""
+        if no check ran.
+
+        After the warm-up, the network the fit would return (output layer
+        refitted) is scored by its loss, on the held-out rows with
+        ``validation``, else on the training rows (unless
+        ``stop_on_training_loss`` is off), when the
+        :class:`~admm_sklearn._stopping.StoppingRule` says, and the sweeps
+        end when it says.
+        """
         est = self.est
-        best_loss, best, best_sweep, stall, converged = np.inf, None, 0, 0, False
-        last_output = None
+        checks = validation is not None or self.stop_on_training_loss
+        rule = StoppingRule.for_fit(est.tol, est.n_iter_no_change, validation is not None)
+        best, converged, last_output = None, False, None
         # early stopping's choosing run (its subset start included): records
         # the validation columns, and returns no network to report
         choosing = "validation_score" in history
@@ -304,38 +300,25 @@ class _Fit:
             solver.check_finite(stats)
             stats["weight_change"] = _relative_change(previous, solver.weights)
             stats["n_samples"] = solver.n_samples
+            score = loss = np.nan
+            # The network the user would get is scored by the fit's own
+            # loss, not by accuracy: on a tenth of a few thousand rows,
+            # accuracy moves by single rows and its maximum over dozens of
+            # checks is mostly noise (docs/what_we_tried.rst, "Early
+            # stopping"). The validation also scores the last sweep. The
+            # refit is warm-started from the last check's, near the optimum
+            # for slowly moving features.
+            if checks and solver.n_iter > est.n_warmup_iter and (
+                    rule.due(solver.n_iter)
+                    or (validation is not None and sweep == n_sweeps - 1)):
+                output = solver.weights[-1] if last_output is None else last_output
+                last_output, score, loss = self._check(solver, output, validation, rule.passes)
+                if rule.record(solver.n_iter, loss):
+                    best = (len(history["objective"]) + 1, score)
+            stats["network_loss"] = loss
             for k in history:
                 if not k.startswith("validation_"):
                     history[k].append(float(stats[k]))
-            in_warmup = solver.n_iter <= est.n_warmup_iter
-            score = loss = np.nan
-            if validation is not None:
-                # Only after the warm-up, every VALIDATION_EVERY sweeps and
-                # at the last one: the network the user would get (output
-                # refit included) evaluated on the held-out rows. The fit's
-                # own loss chooses: on a tenth of a few thousand rows,
-                # accuracy moves by single rows and its maximum over dozens
-                # of checks is mostly noise (docs/what_we_tried.rst,
-                # "Early stopping").
-                if not in_warmup and (solver.n_iter % VALIDATION_EVERY == 0
-                                      or sweep == n_sweeps - 1):
-                    # warm-started from the last check's refit output
-                    # layer, near the optimum for slowly moving features
-                    refit = self._refit(solver, solver.weights[:-1] + [
-                        solver.weights[-1] if last_output is None else last_output],
-                        max_passes=CHECK_PASSES, tol=CHECK_TOL)
-                    last_output = refit[-1]
-                    score, loss = self._validate(refit, *validation)
-                    if loss < best_loss - est.tol or best is None:
-                        best_sweep = solver.n_iter
-                    if loss < best_loss:
-                        best_loss, best = loss, (len(history["objective"]), score)
-                stall = 0 if best is None else solver.n_iter - best_sweep
-            else:
-                # With multiplier steps the objective need not decrease;
-                # ADMM has converged when its iterates stop moving.
-                improved = stats["weight_change"] >= est.tol
-                stall = 0 if (improved or in_warmup) else stall + 1
             if choosing:
                 history["validation_score"].append(score)
                 history["validation_loss"].append(loss)
@@ -345,13 +328,32 @@ class _Fit:
                 print(f"Iteration {len(history['objective'])}, "
                       f"objective = {stats['objective']:.6g}, "
                       f"residual = {stats['residual']:.3g}, time = {stats['seconds']:.3f}s"
-                      + (f", validation score = {score:.4f}" if validation else ""))
-            if stall >= est.n_iter_no_change:
+                      + (f", validation score = {score:.4f}" if validation else "")
+                      + (f", training loss = {loss:.6g}" if checks and not validation
+                         and not np.isnan(loss) else ""))
+            if rule.done(solver.n_iter):
                 converged = True
                 break
         if validation is not None:
             return converged, None, best
         return converged, self._refit(solver, solver.weights), None
+
+    def _check(self, solver, output, validation, passes):
+        """``(output_layer, score, loss)`` of one check of the stopping rule:
+        the network of the solver's hidden layers with its output layer
+        refitted from ``output`` (in at most ``passes`` passes, to
+        CHECK_TOL), scored on the held-out rows ``validation`` (the
+        estimator's score and the loss), or on the training rows (the loss;
+        score ``nan``)."""
+        weights = solver.weights[:-1] + [output]
+        passes = min(self.est.n_polish_iter, passes)
+        if validation is not None:
+            refit = weights[:-1] + [solver.polish_output(self.backend, weights, passes,
+                                                         tol=CHECK_TOL)]
+            return (refit[-1],) + self._validate(refit, *validation)
+        refit, loss = solver.polish_output(self.backend, weights, passes, tol=CHECK_TOL,
+                                           with_loss=True)
+        return refit, np.nan, loss
 
     def _report(self, solver, sweep):
         """Hand the network the fit would return after ``sweep`` sweeps to
@@ -381,10 +383,10 @@ class _Fit:
     def _result(self, solver, weights, history, converged, best_score, sizes, fingerprint):
         """The fitted attributes of the network ``weights`` (encoded units)."""
         est, backend = self.est, self.backend
-        if not converged:
+        if not converged and (est.tol is not None or est.early_stopping):
             warnings.warn(
                 f"{type(est).__name__}: maximum iterations ({self.max_iter}) reached before "
-                "the weights stopped changing by tol.", ConvergenceWarning, stacklevel=3)
+                "the network's loss stopped falling by tol.", ConvergenceWarning, stacklevel=3)
         result = {
             **self._network(weights),
             "n_iter_": len(history["objective"]),
@@ -418,8 +420,8 @@ def agreed_seed(random_state, backend, headroom=0):
 
 def _new_history(validation=False):
     """Empty per-sweep records (``history_``)."""
-    keys = ("objective", "loss", "residual", "multiplier_term", "weight_change", "seconds",
-            "n_samples") + (("validation_score", "validation_loss") if validation else ())
+    keys = ("objective", "loss", "residual", "multiplier_term", "weight_change",
+            "network_loss", "seconds", "n_samples") + (("validation_score", "validation_loss") if validation else ())
     return {k: [] for k in keys}
 
 
@@ -427,8 +429,8 @@ def _fingerprint(X, y, sample_weight):
     """Cheap identity of the training rows, to decide whether state can resume."""
     if is_dask_collection(X):  # dask names are tokens of the data
         return (X.name, y.name, None if sample_weight is None else sample_weight.name)
-    step = max(1, len(X) // 64)
-    return (X.shape, float(np.sum(X[::step], dtype=np.float64)), len(y),
+    step = max(1, X.shape[0] // 64)
+    return (X.shape, float(X[::step].sum(dtype=np.float64)), len(y),
             None if sample_weight is None else float(np.sum(sample_weight[::step])))
 
 

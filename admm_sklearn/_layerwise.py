@@ -26,6 +26,7 @@ import numpy as np
 from ._activations import ACTIVATIONS
 from ._dask_input import is_dask_collection
 from ._fit import _Fit, agreed_seed
+from ._sparse_inputs import is_sparse
 
 #: Share of ``max_iter`` that the stages above the first run: they start on
 #: features already fitted to the labels. Seed 0, the second stage of
@@ -40,8 +41,8 @@ def hidden_features(X, W, b, activation):
     """``h(X W + b)`` in float64: the input of the next stage (lazy on dask)."""
     h = ACTIVATIONS[activation][0]
 
-    def layer(block):
-        out = np.asarray(block, dtype=np.float64) @ W
+    def layer(block):  # a sparse block's product is dense
+        out = block @ W if is_sparse(block) else np.asarray(block, dtype=np.float64) @ W
         out += b
         return h(out, out=out)
 

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -65,6 +66,21 @@ def test_dask_numpy_input_equals_serial(client, estimator, weighted):
     serial = estimator(**PARAMS).fit(X, target, sample_weight=w)
     dask = estimator(backend="dask", **PARAMS).fit(X, target, sample_weight=w)
     _assert_same_model(dask, serial)
+
+
+def test_dask_backend_takes_sparse_numpy_input(client):
+    X, y, _ = _data()
+    X[np.abs(X) < 0.7] = 0.0
+    serial = ADMMClassifier(**PARAMS).fit(X, y)
+    dask = ADMMClassifier(backend="dask", **PARAMS).fit(sp.csr_matrix(X), y)
+    _assert_same_model(dask, serial)
+
+
+def test_dask_array_with_sparse_chunks_is_refused_by_name(client):
+    X, y, _ = _data()
+    Xd = da.from_array(sp.csr_matrix(X), chunks=(500, 6), asarray=False)
+    with pytest.raises(TypeError, match="sparse chunks"):
+        ADMMClassifier(backend="dask", **PARAMS).fit(Xd, y)
 
 
 @pytest.mark.parametrize("estimator", [ADMMClassifier, ADMMRegressor])

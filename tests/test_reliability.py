@@ -88,10 +88,14 @@ def test_dataframe_feature_names_round_trip_and_mismatch_is_reported(data):
         clf.predict(df.rename(columns={"a": "z"}))
 
 
-def test_sparse_input_is_refused_with_type_error(data):
+def test_sparse_input_with_nan_is_refused_by_name(data):
+    # sparse X is accepted (tests/test_sparse.py); its stored values are
+    # validated like dense ones
     X, y = data
-    with pytest.raises(TypeError, match="dense data is required"):
-        small().fit(sp.csr_matrix(X), y)
+    X = sp.csr_matrix(X)
+    X.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        small().fit(X, y)
 
 
 def test_object_dtype_numbers_work_and_strings_fail(data):

@@ -19,6 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._shard import Shard
+from .._sparse_inputs import is_sparse
 from ._base import Backend
 
 
@@ -69,8 +70,8 @@ class _ShardActor:
         # blocks: (X, Y, sample_weight or None, offset) per row block
         self.shards = []
         for X, Y, w, offset in blocks:
-            X = np.asarray(X)
-            if not np.all(np.isfinite(X)):
+            X = X if is_sparse(X) else np.asarray(X)  # sparse rows stay sparse
+            if not np.all(np.isfinite(X.data if is_sparse(X) else X)):
                 raise ValueError("Input X contains NaN or infinity (in a dask chunk).")
             self.shards.append(Shard(X, Y, offset, dtype, w, shift))
 

@@ -46,7 +46,13 @@ class JoblibBackend(Backend):
         return {"n_jobs": self.n_jobs}
 
     def _make_shards(self, X, Y, sample_weight, offset, dtype, shift=None):
+        # Below _MIN_PARALLEL_ROWS the passes run one shard after the other
+        # (see map), and every extra shard only adds its calls' overhead:
+        # one shard then (breast cancer: 1.9 ms a sweep with two, 1.6 ms
+        # with one)
         k = max(1, min(effective_n_jobs(self.n_jobs), X.shape[0]))
+        if X.shape[0] < _MIN_PARALLEL_ROWS:
+            k = 1
         bounds = np.linspace(0, X.shape[0], k + 1).astype(int)
         return [Shard(X[lo:hi], Y[lo:hi], offset + lo, dtype,
                       None if sample_weight is None else sample_weight[lo:hi], shift)

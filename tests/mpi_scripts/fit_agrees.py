@@ -3,6 +3,7 @@
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 from mpi4py import MPI
 
 from admm_sklearn import ADMMClassifier
@@ -21,10 +22,13 @@ local = slice(bounds[rank], bounds[rank + 1])
 # "early_stopping": each rank holds out a tenth of its rows to choose the
 # number of sweeps; the network returned is that many sweeps on all rows
 # (jointly: layer by layer, each stage would choose its own count).
+# "stopping": the stopping rule ends each stage before max_iter, on the
+# training loss summed over ranks. "sparse": CSR rows on each rank, against
+# the serial fit of the same rows dense.
 # Two hidden layers, layer by layer (the default) unless "joint"; three in
 # "depth3".
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
-              random_state=3, tol=0.0, dtype="float64",
+              random_state=3, tol=None, dtype="float64",
               init="gaussian" if init == "gaussian" else "forward")
 if init in ("joint", "early_stopping"):
     params["deep_training"] = "joint"
@@ -34,7 +38,13 @@ if init == "subset":
     params["start_fraction"] = 0.5
 if init == "early_stopping":
     params.update(early_stopping=True, n_iter_no_change=10, max_iter=60)
-mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
+if init == "stopping":
+    params.update(tol=1e-2, n_iter_no_change=20, max_iter=400)
+if init == "sparse":  # each rank passes its own rows as CSR
+    X[np.abs(X) < 0.7] = 0.0
+    mpi = ADMMClassifier(backend="mpi", **params).fit(sp.csr_matrix(X[local]), y[local])
+else:
+    mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
 coefs = comm.allgather([c.copy() for c in mpi.coefs_])
 for other in coefs[1:]:
     for c, c0 in zip(other, coefs[0]):
@@ -47,5 +57,7 @@ if rank == 0:
         rel = np.abs(c - c_ref).max() / np.abs(c_ref).max()
         assert rel < 1e-8, rel
     assert list(mpi.classes_) == ["maybe", "no", "yes"]
+    if init == "stopping":  # the rule ended a stage early (budgets: 400 + 200 sweeps)
+        assert mpi.n_iter_ == serial.n_iter_ < 600, mpi.n_iter_
     assert np.array_equal(mpi.predict(X), serial.predict(X))
 print(f"rank {rank}: OK", flush=True)

@@ -1,0 +1,92 @@
+"""Sparse inputs kept sparse: the first layer's products with the centring folded in.
+
+A shard holds its inputs centred, ``x - s`` (``s`` the column means over all
+processes; :class:`~admm_sklearn._shard.Shard`). For a sparse ``X`` that
+would fill every zero, so :class:`CenteredSparse` keeps ``X`` as it is (CSR)
+and applies the shift inside each product the first layer needs, at the cost
+of one rank-one correction:
+
+* ``(X - 1 s^T) W^T = X W^T - 1 (s^T W^T)`` (the forward pass, eq. 1),
+* ``Z^T (X - 1 s^T) = Z^T X - (Z^T 1) s^T`` (the cross Gram of the ``W_1``
+  update, eq. 3),
+* ``(X - 1 s^T)^T D (X - 1 s^T) = X^T D X - s c^T - c s^T + (1^T D 1) s s^T``
+  with ``c = X^T D 1`` (the input Gram; ``D`` the sample weights).
+
+Each costs the sparse product (proportional to the stored entries) plus
+``O(d)`` per output column: the dense ``n x d`` array is never formed. The
+input Gram is ``d x d`` and dense, as it is for dense inputs.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def is_sparse(X):
+    return sp.issparse(X)
+
+
+class CenteredSparse:
+    """The rows ``X - 1 shift^T`` of the sparse matrix ``X``, never formed.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix of shape (n, d)
+        Converted to CSR in ``dtype`` (the values as they are: sparse inputs
+        such as counts, tf-idf weights and one-hot codes have small offsets,
+        so float32 loses nothing that centring first would keep).
+    shift : ndarray of shape (d,) or None
+        The column means subtracted, in float64 (``None``: zeros).
+    dtype : numpy dtype
+        Floating type of the stored values and of the products.
+    """
+
+    ndim = 2
+
+    def __init__(self, X, shift, dtype):
+        self.X = sp.csr_matrix(X, dtype=dtype)
+        self.dtype = np.dtype(dtype)
+        self.shift = (np.zeros(X.shape[1]) if shift is None
+                      else np.asarray(shift, dtype=np.float64))
+
+    @property
+    def shape(self):
+        return self.X.shape
+
+    def __getitem__(self, rows):
+        """A block of rows (a slice), still centred."""
+        block = CenteredSparse.__new__(CenteredSparse)
+        block.X, block.dtype, block.shift = self.X[rows], self.dtype, self.shift
+        return block
+
+    def __matmul__(self, Wt):
+        """``(X - 1 s^T) Wt``: dense, in the state's dtype."""
+        out = np.asarray(self.X @ Wt, dtype=self.dtype)
+        out -= (self.shift @ Wt).astype(self.dtype)
+        return out
+
+    def transpose_times(self, Z):
+        """``(X - 1 s^T)^T Z``, shape ``(d, k)``."""
+        out = np.asarray(self.X.T @ Z)
+        out -= np.outer(self.shift, Z.sum(axis=0, dtype=np.float64)).astype(out.dtype)
+        return out
+
+    def column_sums(self, w=None):
+        """``(X - 1 s^T)^T w`` (``w=None``: ones), in float64."""
+        if w is None:
+            raw, total = np.asarray(self.X.sum(axis=0, dtype=np.float64)).ravel(), self.X.shape[0]
+        else:
+            w = np.asarray(w, dtype=np.float64)
+            raw, total = np.asarray(self.X.T @ w, dtype=np.float64).ravel(), float(w.sum())
+        return raw - total * self.shift
+
+    def gram(self, w=None):
+        """``(X - 1 s^T)^T D (X - 1 s^T)`` in float64 (``D = diag(w)``)."""
+        X = self.X.astype(np.float64)
+        weighted = X if w is None else sp.diags(np.asarray(w, dtype=np.float64)) @ X
+        gram = np.asarray((X.T @ weighted).toarray())
+        c = np.asarray(weighted.sum(axis=0)).ravel()
+        total = X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
+        s = self.shift
+        gram -= np.outer(s, c) + np.outer(c, s)
+        gram += total * np.outer(s, s)
+        return gram
