@@ -46,8 +46,10 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import train_test_split
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from admm_sklearn import ADMMClassifier, ADMMRegressor  # noqa: E402
@@ -148,10 +150,55 @@ LARGE = {
 }
 
 
+def _texts(name):
+    """``(texts, labels)`` of a text corpus of the shared data folder, or ``None``."""
+    path = SHARED / f"{name}.npz"
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=True) as data:
+        return data["texts"], data["y"]
+
+
+def _shared(name):
+    path = SHARED / f"{name}.npz"
+    return load_dataset(str(path)) if path.exists() else None
+
+
+def _one_hot(n=20_000, n_columns=8, levels=30, seed=0):
+    """Integer categories; the label needs level effects of three columns and
+    one interaction (one-hot input: 240 columns, 8 stored entries per row)."""
+    rng = np.random.default_rng(seed)
+    cats = rng.integers(0, levels, size=(n, n_columns))
+    effects = rng.normal(size=(3, levels))
+    score = effects[0, cats[:, 0]] + effects[1, cats[:, 1]] + effects[2, cats[:, 2]]
+    score += 1.5 * ((cats[:, 3] % 2) == (cats[:, 4] % 2))
+    return cats, (score + 0.3 * rng.normal(size=n) > np.median(score)).astype(int)
+
+
+#: The wide and sparse tier (``--wide``): text through TfidfVectorizer,
+#: one-hot categories through ColumnTransformer (both sparse), a dense set
+#: with more features than training rows, and the wide real image sets.
+WIDE = {
+    "sms_spam_tfidf": lambda: _texts("sms_spam_text"),
+    "ag_news_tfidf": lambda: _texts("ag_news_test_text"),
+    "one_hot_8x30": _one_hot,
+    "wide_3000": lambda: skd.make_classification(4000, 3000, n_informative=60,
+                                                 random_state=0),
+    "usps": lambda: _shared("usps"),
+    "mnist_test10k": lambda: _shared("mnist_test10k"),
+}
+#: How a set reaches the model (StandardScaler for every set not listed).
+PREPROCESS = {
+    "sms_spam_tfidf": lambda: TfidfVectorizer(min_df=2),
+    "ag_news_tfidf": lambda: TfidfVectorizer(min_df=2),
+    "one_hot_8x30": lambda: ColumnTransformer([("onehot", OneHotEncoder(), slice(0, 8))]),
+}
+
+
 def load(name):
     """``(X, y)`` of a suite, holdout, hard-tier or large set; ``None`` if its
     file is missing."""
-    for table in (HOLDOUT, HARD, LARGE, REGRESSION_HOLDOUT):
+    for table in (HOLDOUT, HARD, LARGE, REGRESSION_HOLDOUT, WIDE):
         if name in table:
             return table[name]()
     if name in REGRESSION_REAL:
@@ -192,7 +239,7 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
                 models[label] = admm(**{"hidden_layer_sizes": hidden, "random_state": seed,
                                         **params})
             for model_name, model in models.items():
-                pipe = make_pipeline(StandardScaler(), clone(model))
+                pipe = make_pipeline(PREPROCESS.get(name, StandardScaler)(), clone(model))
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -279,6 +326,8 @@ def main():
                         help="the sets outside the suite (HOLDOUT) instead")
     parser.add_argument("--hard", action="store_true",
                         help="the hard tier (HARD) instead")
+    parser.add_argument("--wide", action="store_true",
+                        help="the wide and sparse tier (WIDE) instead")
     parser.add_argument("--large", action="store_true",
                         help="the large sets (LARGE) instead")
     parser.add_argument("--regression", action="store_true",
@@ -305,7 +354,7 @@ def main():
                 else list(REGRESSION_HOLDOUT) if args.regression and args.holdout
                 else list(REGRESSION_REAL) if args.regression and args.real
                 else list(HOLDOUT) if args.holdout else list(HARD) if args.hard
-                else list(LARGE) if args.large
+                else list(LARGE) if args.large else list(WIDE) if args.wide
                 else REGRESSION if args.regression else QUICK if args.quick else FULL)
     n_seeds = args.seeds or (2 if args.quick else 5)
     seeds = range(args.first_seed, args.first_seed + n_seeds)
