@@ -421,7 +421,9 @@ def agreed_seed(random_state, backend, headroom=0):
 def _new_history(validation=False):
     """Empty per-sweep records (``history_``)."""
     keys = ("objective", "loss", "residual", "multiplier_term", "weight_change",
-            "network_loss", "seconds", "n_samples") + (("validation_score", "validation_loss") if validation else ())
+            "network_loss", "seconds", "n_samples")
+    if validation:
+        keys += ("validation_score", "validation_loss")
     return {k: [] for k in keys}
 
 

@@ -286,14 +286,17 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
         colsum += block_colsum
         cross_next[:, :-1] += block_cross
         cross_next[:, -1] += target.sum(axis=0)
-        m = A[rows] @ Wt
+        # once per block: a view for dense inputs, a copy of the block's
+        # stored entries for sparse ones
+        inputs = A[rows]
+        m = inputs @ Wt
         m += bt
         block_penalty = _output_block(shard, layer, m, gamma, beta, activation,
                                       update_multipliers, rows)
         penalty += block_penalty if w is None else _weighted_penalty(
             shard, layer, m, gamma, beta, activation, update_multipliers, rows)
         if layer == 1:
-            cross += cross_gram(A[rows], _target(shard, 1, 0.0, rows), _row_weights(shard, rows))
+            cross += cross_gram(inputs, _target(shard, 1, 0.0, rows), _row_weights(shard, rows))
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
 
 
@@ -398,7 +401,10 @@ def _output_step(A, z, lam, y, w, W, b, beta, multiplier_step, loss):
     stats = np.zeros(len(OUTPUT_STATS))
     for rows in _row_blocks(A.shape[0], z.shape[1]):
         wr = None if w is None else w[rows]
-        m = A[rows] @ Wt
+        # once per block: a view for dense inputs, a copy of the block's
+        # stored entries for sparse ones
+        inputs = A[rows]
+        m = inputs @ Wt
         m += bt
         zr = z[rows]
         loss_at_z = update(y[rows], m, lam[rows], beta, zr)

@@ -83,6 +83,8 @@ class CenteredSparse:
         """``(X - 1 s^T)^T D (X - 1 s^T)`` in float64 (``D = diag(w)``)."""
         X = self.X.astype(np.float64)
         weighted = X if w is None else sp.diags(np.asarray(w, dtype=np.float64)) @ X
+        # dense on purpose: the input Gram is d x d (never n x d), and the
+        # layer-1 solve factorises it as a dense matrix, as for dense inputs
         gram = np.asarray((X.T @ weighted).toarray())
         c = np.asarray(weighted.sum(axis=0)).ravel()
         total = X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
