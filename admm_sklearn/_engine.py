@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from . import _shard
+from ._input_solve import make_input_solve
 from ._activations import ACTIVATIONS, POSITIVELY_HOMOGENEOUS
 from ._updates import (GramFactor, activation_direct, activation_operator,
                        conjugate_gradients, solve_weights)
@@ -75,6 +76,10 @@ class ADMMSolver:
     balance : bool
         Rescale the hidden units before every sweep with multiplier steps
         (:meth:`_balance`); only for positively homogeneous activations.
+    input_solve : {'auto', 'direct', 'iterative'}
+        How the layer-1 weights are solved: factorising the input Gram once,
+        or by conjugate gradients without forming it (wide sparse inputs;
+        :mod:`~admm_sklearn._input_solve`, which chooses for ``'auto'``).
 
     Attributes
     ----------
@@ -86,7 +91,7 @@ class ADMMSolver:
 
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
                  alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None,
-                 loss="hinge", balance=False, ridge_max_samples=None):
+                 loss="hinge", balance=False, ridge_max_samples=None, input_solve="auto"):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
@@ -102,8 +107,8 @@ class ADMMSolver:
         self.weights = None
         self.n_iter = 0
         self.n_samples = 0
-        self._standardizer = None
-        self._input_factor = None
+        self.input_solve = input_solve
+        self._input = None  # the layer-1 solve (_input_solve), made by initialize
         self._cross = {}  # l -> z_l [a_{l-1}; 1]^T, reduced
         self._gram = {}  # l -> [a_l; 1][a_l; 1]^T, reduced
 
@@ -116,64 +121,20 @@ class ADMMSolver:
         return self.alpha * min(self.n_samples, self.ridge_max_samples)
 
     def _solve_layer(self, layer):
-        cross, gram = self._cross[layer], self._gram[layer - 1]
-        if not (np.all(np.isfinite(cross)) and np.all(np.isfinite(gram))):
-            self.diverged()
         if layer > 1:
+            cross, gram = self._cross[layer], self._gram[layer - 1]
+            if not (np.all(np.isfinite(cross)) and np.all(np.isfinite(gram))):
+                self.diverged()
             return solve_weights(cross, gram, self._ridge())
-        # Layer 1 is solved in standardised input coordinates x' = D x + c
-        # (D = diag(1 / std), c = -mean / std) and mapped back: exact least
-        # squares either way, but the ridge and the initial weights then mean
-        # the same whatever the units of X. Its Gram never changes, so it is
-        # factorised once per fit.
-        if self._input_factor is None:
-            self._input_factor = GramFactor(self._standardize_gram(gram), self._ridge())
-        W, b = solve_weights(self._standardize_cross(cross), None, self._ridge(),
-                             factor=self._input_factor)
-        return self._to_raw_inputs(W, b)
-
-    def _standardize_cross(self, cross):
-        """``z [x'; 1]^T`` from ``z [x; 1]^T``, in O(d_out d)."""
-        D, c = self._standardizer
-        out = cross.copy()
-        out[:, :-1] = cross[:, :-1] * D + cross[:, -1:] * c
-        return out
-
-    def _standardize_gram(self, gram):
-        """``[x'; 1][x'; 1]^T`` from ``[x; 1][x; 1]^T``, in O(d^2)."""
-        D, c = self._standardizer
-        n, colsum = gram[-1, -1], gram[:-1, -1]
-        Ds = D * colsum
-        out = np.empty_like(gram)
-        out[:-1, :-1] = (D[:, None] * gram[:-1, :-1] * D[None, :] + np.outer(Ds, c)
-                         + np.outer(c, Ds) + n * np.outer(c, c))
-        out[:-1, -1] = out[-1, :-1] = Ds + n * c
-        out[-1, -1] = n
-        return out
-
-    def _to_standard_inputs(self, W, b):
-        """Weights on ``x`` as weights on ``x' = D x + c``: the inverse of
-        :meth:`_to_raw_inputs`."""
-        D, c = self._standardizer
-        W_standard = W / D
-        return W_standard, b - W_standard @ c
-
-    def _to_raw_inputs(self, W, b):
-        """Weights on ``x' = D x + c`` as weights on ``x``: ``W D`` and ``W c + b``."""
-        D, c = self._standardizer
-        return W * D, W @ c + b
-
-    @staticmethod
-    def _make_standardizer(gram):
-        """``(D, c)`` with ``D x + c = (x - mean) / std``, from ``[X,1]^T[X,1]``."""
-        n = gram[-1, -1]
-        mean = gram[:-1, -1] / n
-        var = np.maximum(np.diag(gram)[:-1] / n - mean ** 2, 0.0)
-        scale = np.sqrt(var)
-        # constant (or numerically constant) columns keep unit scale; the
-        # bound is positive, so exact zeros are caught here too
-        scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1e-300)] = 1.0
-        return 1.0 / scale, -mean / scale
+        # layer 1: in standardised input coordinates, directly or by
+        # conjugate gradients from the last sweep's weights (_input_solve).
+        # Its cross Gram is handed over, not kept: with 10^5 inputs it is
+        # one of the few d_0 x d_1 arrays a sweep holds.
+        solved = self._input.solve(self._cross.pop(1), self._ridge(),
+                                   None if self.weights is None else self.weights[0])
+        if solved is None:
+            self.diverged()
+        return self._input.coordinates.to_raw(*solved)
 
     def diverged(self):
         """Stop with a clear error: never hand back a silently non-finite model."""
@@ -199,29 +160,31 @@ class ADMMSolver:
         He-scaled Gaussian weights drawn from ``seed``, the input layer's
         multiplied by ``init_scale``).
         """
-        (self._gram[0],) = backend.map_sum(_shard.input_gram)
+        self._input = make_input_solve(backend, self.layer_sizes[1], self.input_solve,
+                                       self.dtype)
         # the total sample weight: the row count when unweighted
-        self.n_samples = float(self._gram[0][-1, -1])
-        self._standardizer = self._make_standardizer(self._gram[0])
-        self._input_factor = None
+        self.n_samples = self._input.coordinates.n
         if init == "gaussian":
             backend.map_sum(_with_empty_result(_shard.init_gaussian),
                             self.layer_sizes[1:], seed)
-            for layer in range(1, self.n_layers + 1):
-                self._cross[layer], gram = backend.map_sum(_shard.layer_grams, layer)
-                if layer > 1:
-                    self._gram[layer - 1] = gram
+            (self._cross[1],) = backend.map_sum(_shard.layer_cross, 1)  # (layer 1's Gram
+            for layer in range(2, self.n_layers + 1):                  # is _input's)
+                self._cross[layer], self._gram[layer - 1] = backend.map_sum(
+                    _shard.layer_grams, layer)
             self.weights = [self._solve_layer(layer) for layer in range(1, self.n_layers + 1)]
+            # the first sweep solves layer 1 again from the same state
+            (self._cross[1],) = backend.map_sum(_shard.layer_cross, 1)
         else:
             if weights is None:
                 weights = he_weights(self.layer_sizes, np.random.default_rng(seed))
                 # drawn for standardised inputs, like the layer-1 solve
-                weights[0] = self._to_raw_inputs(weights[0][0] * init_scale, weights[0][1])
+                weights[0] = self._input.coordinates.to_raw(weights[0][0] * init_scale,
+                                                            weights[0][1])
             self.weights = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
                             for W, b in weights]
             backend.map_sum(_with_empty_result(_shard.init_forward),
                             self.weights, self.activation)
-            self._cross[1], _ = backend.map_sum(_shard.layer_grams, 1)
+            (self._cross[1],) = backend.map_sum(_shard.layer_cross, 1)
         if self.multipliers == "all" and self.n_layers > 1:
             backend.map_sum(_with_empty_result(_shard.allocate_hidden_multipliers))
         self.n_iter = 0
@@ -269,8 +232,10 @@ class ADMMSolver:
         if L == 1:
             self._cross[1] = cross
         loss, residual_sq, multiplier_term = out
-        ridge = self._ridge() * sum(self._layer_beta(layer) * float(np.vdot(W, W))
-                                    for layer, (W, _) in enumerate(self.weights, start=1))
+        ridge = self._ridge() * sum(
+            self._layer_beta(layer) * (self._input.ridge_term(W, b) if layer == 1
+                                       else float(np.vdot(W, W)))
+            for layer, (W, b) in enumerate(self.weights, start=1))
         self.n_iter += 1
         return {
             "objective": penalty + loss + beta * residual_sq + ridge,
@@ -314,7 +279,8 @@ class ADMMSolver:
         for layer in range(1, self.n_layers):
             W, b = self.weights[layer - 1]
             W_next, b_next = self.weights[layer]
-            incoming = np.column_stack(self._to_standard_inputs(W, b) if layer == 1 else (W, b))
+            incoming = np.column_stack(
+                self._input.coordinates.to_standard(W, b) if layer == 1 else (W, b))
             ratio = (np.linalg.norm(W_next, axis=0) + _TINY) / (
                 np.linalg.norm(incoming, axis=1) + _TINY)
             c = np.clip(np.sqrt(ratio), 1.0 / _MAX_SCALE_STEP, _MAX_SCALE_STEP)

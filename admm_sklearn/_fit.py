@@ -295,7 +295,10 @@ class _Fit:
         # the validation columns, and returns no network to report
         choosing = "validation_score" in history
         for sweep in range(n_sweeps):
-            previous = [W for W, _ in solver.weights]
+            # (in the state's dtype: with 10^5 inputs the copy of W_1 is
+            # one of the largest arrays a sweep holds; the change is a
+            # statistic, history only)
+            previous = [W.astype(self.dtype) for W, _ in solver.weights]
             stats = solver.step(self.backend, solver.n_iter >= est.n_warmup_iter)
             solver.check_finite(stats)
             stats["weight_change"] = _relative_change(previous, solver.weights)

@@ -54,13 +54,16 @@ def weigh(Z, w):
 
 
 def cross_gram(A, Z, w=None):
-    """``Z^T diag(w) [A, 1]`` in float64 (``w``: row weights, or ``None`` for ones)."""
-    cross = np.empty((Z.shape[1], A.shape[1] + 1))
+    """``Z^T diag(w) [A, 1]`` in float64 (``w``: row weights, or ``None`` for
+    ones); in ``Z``'s dtype for sparse ``A``, whose product is formed in it
+    anyway and which can be 10^5 columns wide (the backends reduce in float64)."""
+    sparse = isinstance(A, CenteredSparse)
+    cross = np.empty((Z.shape[1], A.shape[1] + 1), dtype=Z.dtype if sparse else np.float64)
     Z = weigh(Z, w)
     # A^T Z, transposed: for a narrow A (the inputs) BLAS runs this form
     # faster than Z^T A (0.033 against 0.042 s for 100,000 x 28 and x 300,
     # float32, one thread)
-    cross[:, :-1] = (A.transpose_times(Z) if isinstance(A, CenteredSparse) else A.T @ Z).T
+    cross[:, :-1] = (A.transpose_times(Z) if sparse else A.T @ Z).T
     cross[:, -1] = column_sums(Z)
     return cross
 
@@ -121,12 +124,16 @@ class Shard:
     def __init__(self, X, Y, offset, dtype, sample_weight=None, shift=None):
         if is_sparse(X):  # kept sparse, the shift applied inside the products
             self.x = CenteredSparse(X, shift, dtype)
+            self.nonzeros = self.x.X.count_nonzero()
         elif shift is None:
             self.x = np.array(X, dtype=dtype, order="C")
+            self.nonzeros = np.count_nonzero(self.x)
         else:  # by row blocks: no float64 copy of the whole block
             self.x = np.empty(X.shape, dtype=dtype)
+            self.nonzeros = 0  # of the inputs as given, before centring
             for rows in _row_blocks(X.shape[0], X.shape[1]):
                 self.x[rows] = X[rows] - shift
+                self.nonzeros += np.count_nonzero(X[rows])
         self.y = np.array(Y, dtype=dtype, order="C")
         self.w = None if sample_weight is None else np.array(sample_weight, dtype=dtype)
         self.offset = int(offset)
@@ -203,6 +210,43 @@ def input_gram(shard):
     return (augmented_gram(shard.x, w=shard.w),)
 
 
+def input_moments(shard):
+    """``([total weight, rows, stored entries, non-zero entries], column
+    sums, column sums of squares)`` of ``a_0`` (non-zeros of the inputs as
+    given, before centring): what the layer-1 solve is chosen and
+    standardised by (:mod:`~admm_sklearn._input_solve`)."""
+    x, w = shard.x, shard.w
+    total = x.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
+    sparse = isinstance(x, CenteredSparse)
+    counts = np.array([total, x.shape[0], x.X.nnz if sparse else x.size, shard.nonzeros])
+    if sparse:
+        return counts, x.column_sums(w), x.column_square_sums(w)
+    squares = np.zeros(x.shape[1])
+    for rows in _row_blocks(x.shape[0], x.shape[1]):
+        block = x[rows]
+        squares += np.einsum("ij,ij->j", block, weigh(block, _row_weights(shard, rows)),
+                             dtype=np.float64)
+    return counts, column_sums(x, w), squares
+
+
+def input_gram_times(shard, P, p_bias):
+    """``[a_0, 1]^T diag(w) [a_0, 1] [P; p_bias]`` (``P`` of shape ``(d,
+    k)``) as its ``(d, k)`` block and its last row, the Gram never formed:
+    two products with the shard's inputs (sparse ones stay sparse) and one
+    ``n x k`` temporary, in the state's dtype."""
+    x = shard.x
+    V = x @ P.astype(shard.dtype, copy=False)
+    V += p_bias.astype(shard.dtype)
+    V = weigh(V, shard.w)
+    top = x.transpose_times(V) if isinstance(x, CenteredSparse) else x.T @ V
+    return top, V.sum(axis=0, dtype=np.float64)
+
+
+def layer_cross(shard, layer):
+    """``(z_l [a_{l-1}; 1]^T,)``: the W_l update's cross Gram alone."""
+    return (cross_gram(shard.inputs(layer), shard.z[layer - 1], shard.w),)
+
+
 def layer_grams(shard, layer):
     """``(z_l [a_{l-1}; 1]^T, [a_{l-1}; 1][a_{l-1}; 1]^T)`` for the W_l update."""
     return augmented_gram(shard.inputs(layer), shard.z[layer - 1], w=shard.w)
@@ -270,8 +314,12 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     colsum = np.zeros(a.shape[1])
     cross_next = np.zeros((shard.z[layer].shape[1], a.shape[1] + 1))
     # only layer 1's is needed (its input never changes); an empty array
-    # otherwise, so that the reduction moves no bytes for it
-    cross = np.zeros((z.shape[1], A.shape[1] + 1) if layer == 1 else (0,))
+    # otherwise, so that the reduction moves no bytes for it. Summed block by
+    # block while each is in cache, unless it is wider than a block (wide
+    # inputs): then once over the shard, as a per-block sum would add a
+    # whole d_1 x (d_0 + 1) array per block
+    cross_by_block = layer == 1 and z.shape[1] * (A.shape[1] + 1) <= _BLOCK_ENTRIES
+    cross = np.zeros((z.shape[1], A.shape[1] + 1) if cross_by_block else (0,))
     penalty = 0.0
     w = shard.w
     for rows in _row_blocks(shard.n_samples, a.shape[1]):
@@ -295,8 +343,10 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
                                       update_multipliers, rows)
         penalty += block_penalty if w is None else _weighted_penalty(
             shard, layer, m, gamma, beta, activation, update_multipliers, rows)
-        if layer == 1:
+        if cross_by_block:
             cross += cross_gram(inputs, _target(shard, 1, 0.0, rows), _row_weights(shard, rows))
+    if layer == 1 and not cross_by_block:
+        cross = cross_gram(A, _target(shard, 1, 0.0, slice(None)), w)
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
 
 

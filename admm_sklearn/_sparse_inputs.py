@@ -21,6 +21,14 @@ import numpy as np
 import scipy.sparse as sp
 
 
+def add_outer(out, u, v, rows=4096):
+    """``out += u v^T`` in place, by blocks of ``rows`` rows: never a whole
+    ``d x k`` temporary."""
+    for first in range(0, out.shape[0], rows):
+        block = slice(first, first + rows)
+        out[block] += np.outer(u[block], v).astype(out.dtype, copy=False)
+
+
 def is_sparse(X):
     return sp.issparse(X)
 
@@ -61,13 +69,17 @@ class CenteredSparse:
     def __matmul__(self, Wt):
         """``(X - 1 s^T) Wt``: dense, in the state's dtype."""
         out = np.asarray(self.X @ Wt, dtype=self.dtype)
-        out -= (self.shift @ Wt).astype(self.dtype)
+        # the shift in Wt's dtype: a float64 shift would upcast all of Wt
+        # (d x k) for a k-vector
+        out -= (self.shift.astype(Wt.dtype) @ Wt).astype(self.dtype)
         return out
 
     def transpose_times(self, Z):
-        """``(X - 1 s^T)^T Z``, shape ``(d, k)``."""
+        """``(X - 1 s^T)^T Z``, shape ``(d, k)``, in ``Z``'s dtype."""
         out = np.asarray(self.X.T @ Z)
-        out -= np.outer(self.shift, Z.sum(axis=0, dtype=np.float64)).astype(out.dtype)
+        # in place, by blocks: with 10^5 features a whole outer product
+        # would be one more d x k temporary
+        add_outer(out, -self.shift, Z.sum(axis=0, dtype=np.float64))
         return out
 
     def column_sums(self, w=None):
@@ -78,6 +90,18 @@ class CenteredSparse:
             w = np.asarray(w, dtype=np.float64)
             raw, total = np.asarray(self.X.T @ w, dtype=np.float64).ravel(), float(w.sum())
         return raw - total * self.shift
+
+    def column_square_sums(self, w=None):
+        """``(X - 1 s^T)^T D (X - 1 s^T)``'s diagonal: ``sum_n w_n (x_n - s)^2``
+        per column, in float64 (``w=None``: ones)."""
+        squared = self.X.multiply(self.X).astype(np.float64)
+        if w is None:
+            raw, total = np.asarray(squared.sum(axis=0)).ravel(), self.X.shape[0]
+        else:
+            w = np.asarray(w, dtype=np.float64)
+            raw, total = np.asarray(squared.T @ w).ravel(), float(w.sum())
+        raw_sums = self.column_sums(w) + total * self.shift  # sum_n w_n x_n
+        return raw - 2.0 * self.shift * raw_sums + total * self.shift ** 2
 
     def gram(self, w=None):
         """``(X - 1 s^T)^T D (X - 1 s^T)`` in float64 (``D = diag(w)``)."""

@@ -166,28 +166,6 @@ def test_joblib_shards_agree_with_serial_to_round_off(init):
             np.testing.assert_allclose(b, b0, rtol=1e-8, atol=1e-10)
 
 
-def test_structured_standardisation_equals_dense_affine_map():
-    # Layer 1 is solved in coordinates x' = D x + c; the O(d^2) helpers must
-    # equal the dense map T = [[diag(D), c], [0, 1]] applied to the Grams.
-    rng = np.random.default_rng(7)
-    X = rng.normal(size=(50, 6)) * [1, 10, 1e-3, 5, 1, 2] + [0, 3, -7, 100, 0, 1]
-    Z = rng.normal(size=(50, 4))
-    X1 = np.hstack([X, np.ones((50, 1))])
-    gram, cross = X1.T @ X1, Z.T @ X1
-    solver = ADMMSolver((6, 4, 1))
-    solver._standardizer = D, c = ADMMSolver._make_standardizer(gram)
-    T = np.zeros((7, 7))
-    T[:6, :6], T[:6, 6], T[6, 6] = np.diag(D), c, 1.0
-    # (the 1e-3-scaled, offset column cancels digits in either form)
-    np.testing.assert_allclose(solver._standardize_gram(gram), T @ gram @ T.T,
-                               rtol=1e-7, atol=1e-7)
-    np.testing.assert_allclose(solver._standardize_cross(cross), cross @ T.T, rtol=1e-12)
-    W, b = rng.normal(size=(4, 6)), rng.normal(size=4)
-    W_raw, b_raw = solver._to_raw_inputs(W, b)
-    np.testing.assert_allclose(np.column_stack([W_raw, b_raw]), np.column_stack([W, b]) @ T)
-    np.testing.assert_allclose((X * D + c).std(axis=0), 1.0, rtol=1e-6)
-
-
 def test_output_polish_reaches_the_convex_optimum_on_fixed_features():
     """With the hidden layer frozen, the polish sweeps solve min_W sum hinge(W F + b),
     an LP: compare its objective with scipy's LP solver (alpha=0)."""
@@ -280,7 +258,7 @@ def test_balancing_leaves_the_network_unchanged_and_equalises_unit_norms(hidden,
     # clipped (a deeper net's earlier layers are rescaled again through
     # their outgoing weights, so a second call still moves them)
     W, b = solver.weights[-2]
-    incoming = np.column_stack(solver._to_standard_inputs(W, b) if len(hidden) == 1 else (W, b))
+    incoming = np.column_stack(solver._input.coordinates.to_standard(W, b) if len(hidden) == 1 else (W, b))
     free = (scales[-1] > 0.1) & (scales[-1] < 10.0)
     assert free.sum() >= 0.8 * len(free)
     np.testing.assert_allclose(np.linalg.norm(incoming, axis=1)[free],
