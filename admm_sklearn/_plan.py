@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ._input_solve import CG_MAX_PRODUCTS, prefers_direct
 from ._shard import OUTPUT_STATS
 
 #: ``(alpha seconds, beta seconds per byte)`` of the allreduce model.
@@ -53,17 +54,21 @@ def layer_sizes(n_features, hidden, n_classes, loss="log_loss"):
     return (int(n_features),) + tuple(int(h) for h in hidden) + (outputs,)
 
 
-def reduction_sizes(sizes):
+def reduction_sizes(sizes, iterative=False):
     """Float64 entries of each reduction (one allreduce per pass) in a sweep.
 
     One pass per hidden layer ``l`` (eqs. 6 and 7) returns the cross Gram of
     layer ``l + 1`` (``d_{l+1} x (d_l + 1)``), the Gram of ``a_l`` (``(d_l +
     1)^2``), its penalty (1) and, for ``l = 1`` only, the first layer's cross
     Gram (``d_1 x (d_0 + 1)``); the output pass returns its statistics and,
-    without hidden layers, the cross Gram of ``[a_0, 1]``.
+    without hidden layers, the cross Gram of ``[a_0, 1]``. With the
+    ``iterative`` layer-1 solve, each of its Gram products (at most
+    ``CG_MAX_PRODUCTS + 1`` a sweep) reduces ``(d_0 + 1) x d_1`` more.
     """
     L = len(sizes) - 1
     passes = []
+    if iterative:
+        passes += [(sizes[0] + 1) * sizes[1]] * (CG_MAX_PRODUCTS + 1)
     for layer in range(1, L):
         entries = sizes[layer + 1] * (sizes[layer] + 1) + (sizes[layer] + 1) ** 2 + 1
         if layer == 1:
@@ -73,18 +78,24 @@ def reduction_sizes(sizes):
     return passes
 
 
-def bytes_per_sweep(sizes):
+def bytes_per_sweep(sizes, iterative=False):
     """Bytes each rank contributes to the sweep's data reductions."""
-    return 8 * sum(reduction_sizes(sizes))
+    return 8 * sum(reduction_sizes(sizes, iterative))
 
 
-def state_bytes_per_sample(sizes, dtype, multipliers="all", weighted=False):
+def state_bytes_per_sample(sizes, dtype, multipliers="all", weighted=False,
+                           stored_per_row=None):
     """Per-sample ADMM state of one shard: ``x``, targets, every ``z_l``, the
-    hidden ``a_l``, ``lambda``, and with ``multipliers='all'`` ``u_l, v_l``."""
+    hidden ``a_l``, ``lambda``, and with ``multipliers='all'`` ``u_l, v_l``.
+    ``stored_per_row``: for sparse inputs, ``x`` is CSR (its values, 4-byte
+    column indices, 8-byte row pointers) instead of ``d_0`` values."""
     hidden = sum(sizes[1:-1])
-    entries = (sizes[0] + sizes[-1] + sum(sizes[1:]) + hidden + sizes[-1]
+    entries = (sizes[-1] + sum(sizes[1:]) + hidden + sizes[-1]
                + (2 * hidden if multipliers == "all" else 0) + (1 if weighted else 0))
-    return entries * _ITEMSIZE[dtype]
+    itemsize = _ITEMSIZE[dtype]
+    if stored_per_row is None:
+        return (entries + sizes[0]) * itemsize
+    return entries * itemsize + stored_per_row * (itemsize + 4) + 8
 
 
 def allreduce_seconds(n_bytes, ranks, alpha, beta):
@@ -130,17 +141,27 @@ def sweep_seconds(solver, backend, sweeps):
     return float(np.median(measured))
 
 
-def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, seed=0):
+def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, seed=0,
+              stored_per_row=None):
     """Seconds per sweep ``c0 + c1 n`` of one serial rank, fitted to two sample
     sizes on this machine (random inputs and labels: the cost does not
-    depend on the values). Takes a few seconds."""
+    depend on the values; CSR with ``stored_per_row`` entries per row if
+    given). Takes a few seconds."""
+    import scipy.sparse as sp
+
     from ._backends import SerialBackend
 
     rng = np.random.default_rng(seed)
     k = sizes[-1]
     times = []
     for n in rows:
-        X = rng.standard_normal((n, sizes[0]))
+        if stored_per_row is None:
+            X = rng.standard_normal((n, sizes[0]))
+        else:
+            X = sp.csr_matrix((rng.uniform(0.5, 1.5, n * stored_per_row),
+                               rng.integers(0, sizes[0], n * stored_per_row),
+                               np.arange(0, n * stored_per_row + 1, stored_per_row)),
+                              shape=(n, sizes[0]))
         Y = np.eye(max(k, 2))[rng.integers(0, max(k, 2), n)][:, :k] if k > 1 else \
             rng.integers(0, 2, (n, 1)).astype(float)
         backend = SerialBackend()  # its running() holds BLAS to one thread
@@ -155,7 +176,7 @@ def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, s
 
 def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="float32",
          multipliers="all", interconnect="node", alpha=None, beta=None,
-         input_itemsize=8, calibration=None, max_ranks=100_000):
+         input_itemsize=8, calibration=None, max_ranks=100_000, stored_per_row=None):
     """Predicted memory and seconds per sweep of a fit on ``ranks`` MPI ranks.
 
     Parameters
@@ -183,6 +204,11 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
         (a few seconds).
     max_ranks : int
         Largest rank count searched for ``communication_bound_ranks``.
+    stored_per_row : int or None
+        For sparse (CSR) inputs, the mean stored entries per row; ``None``:
+        dense inputs. The first layer's solve is then the one the fit would
+        choose (``input_solve`` in the report), and the calibration fits
+        random CSR rows of that density.
 
     Returns
     -------
@@ -198,7 +224,12 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
         ``max_ranks``).
     """
     _check(n_samples, n_features, hidden, n_classes, ranks, dtype, multipliers, interconnect)
+    if stored_per_row is not None and not 1 <= stored_per_row <= n_features:
+        raise ValueError(f"stored entries per row must be between 1 and the features "
+                         f"({n_features}), got {stored_per_row!r}.")
     sizes = layer_sizes(n_features, hidden, n_classes)
+    stored = n_samples * (n_features if stored_per_row is None else stored_per_row)
+    iterative = not prefers_direct(n_samples, n_features, stored, sizes[1])
     a, b = INTERCONNECTS[interconnect]
     alpha = a if alpha is None else float(alpha)
     beta = b if beta is None else float(beta)
@@ -206,32 +237,44 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
     itemsize = _ITEMSIZE[dtype]
     runtime = _rss_bytes()  # before the calibration's arrays
     if calibration is None:
-        calibration = calibrate(sizes, dtype, multipliers)
+        calibration = calibrate(sizes, dtype, multipliers, stored_per_row=stored_per_row)
+    row_bytes = (n_features * input_itemsize if stored_per_row is None
+                 else stored_per_row * (input_itemsize + 4) + 8)
+    # the d x d parts: four of each Gram's size (the sums, their reduction,
+    # a factor); layer 1 solved iteratively holds no input Gram but about
+    # five (d_0 + 1) x d_1 arrays instead (W_1, its cross Gram, the solve's
+    # result, the reductions' sums; measured, benchmarks/sparse_memory.py)
+    fixed = 8 * 4 * sum((d + 1) ** 2 for d in sizes[int(iterative):-1])
+    if iterative:
+        fixed += 8 * 5 * (sizes[0] + 1) * sizes[1]
     memory = {
         # the rows as the caller holds them, their labels, and the float64
         # encoded targets the estimator keeps during the fit
-        "data": n_local * (n_features * input_itemsize + 8 + 8 * sizes[-1]),
-        "state": n_local * state_bytes_per_sample(sizes, dtype, multipliers),
+        "data": n_local * (row_bytes + 8 + 8 * sizes[-1]),
+        "state": n_local * state_bytes_per_sample(sizes, dtype, multipliers,
+                                                  stored_per_row=stored_per_row),
         # the output refit's features F (the last hidden layer, forward pass)
         "refit": n_local * max(sizes[1:-1], default=0) * itemsize,
-        "fixed": 8 * 4 * sum((d + 1) ** 2 for d in sizes[:-1]),
+        "fixed": fixed,
         "runtime": runtime,
     }
-    per_sweep = bytes_per_sweep(sizes)
+    per_sweep = bytes_per_sweep(sizes, iterative)
 
     def seconds(p):
         n = math.ceil(n_samples / p)
         compute = calibration["c0"] + calibration["c1"] * n
         comm = sum(allreduce_seconds(8 * m, p, alpha, beta) + allreduce_seconds(8, p, alpha, 0.0)
-                   for m in reduction_sizes(sizes))
+                   for m in reduction_sizes(sizes, iterative))
         return compute, comm
 
     compute, comm = seconds(ranks)
     bound = next((p for p in _doubling(max_ranks) if _comm_dominates(seconds(p))), None)
     return {
         "layer_sizes": sizes, "ranks": ranks, "samples_per_rank": n_local, "dtype": dtype,
+        "input_solve": "iterative" if iterative else "direct",
         "memory_bytes": memory, "memory_total_bytes": sum(memory.values()),
-        "bytes_per_sweep": per_sweep, "reductions_per_sweep": len(reduction_sizes(sizes)),
+        "bytes_per_sweep": per_sweep,
+        "reductions_per_sweep": len(reduction_sizes(sizes, iterative)),
         "compute_seconds": compute, "allreduce_seconds": comm,
         "seconds_per_sweep": compute + comm, "communication_bound_ranks": bound,
         "alpha": alpha, "beta": beta, "calibration": calibration,
@@ -279,7 +322,8 @@ def format_plan(report):
     mem = report["memory_bytes"]
     lines = [
         f"layers {report['layer_sizes']}, {report['ranks']} rank(s), "
-        f"{report['samples_per_rank']:,} samples per rank, dtype {report['dtype']}",
+        f"{report['samples_per_rank']:,} samples per rank, dtype {report['dtype']}, "
+        f"layer 1 solved {report['input_solve']}ly",
         "memory per rank:",
         f"  data (input rows as held)   {mem['data'] / gib:9.3f} GiB",
         f"  per-sample ADMM state       {mem['state'] / gib:9.3f} GiB",
@@ -314,6 +358,8 @@ def add_arguments(parser):
                         help="one of " + ", ".join(sorted(INTERCONNECTS)))
     parser.add_argument("--alpha", type=float, default=None, help="latency, seconds")
     parser.add_argument("--beta", type=float, default=None, help="seconds per byte")
+    parser.add_argument("--stored-per-row", type=int, default=None,
+                        help="sparse (CSR) inputs: mean stored entries per row")
 
 
 def run_command(args):
@@ -321,7 +367,8 @@ def run_command(args):
     try:
         hidden = tuple(int(h) for h in args.hidden.split(",") if h)
         report = plan(args.samples, args.features, hidden, args.classes, args.ranks,
-                      args.dtype, args.multipliers, args.interconnect, args.alpha, args.beta)
+                      args.dtype, args.multipliers, args.interconnect, args.alpha, args.beta,
+                      stored_per_row=args.stored_per_row)
     except ValueError as exc:
         print(f"plan: {exc}")
         return 2

@@ -52,8 +52,8 @@ class _Recorder:
     def __init__(self, mode):
         self.mode, self.made = mode, []
 
-    def __call__(self, backend, n_outputs, solve="auto"):
-        made = _input_solve.make_input_solve(backend, n_outputs, self.mode)
+    def __call__(self, backend, n_outputs, solve="auto", dtype=np.float64):
+        made = _input_solve.make_input_solve(backend, n_outputs, self.mode, dtype)
         self.made.append(made)
         return made
 

@@ -81,3 +81,36 @@ def test_plan_command_prints_every_part(capsys):
     for part in ("per-sample ADMM state", "interpreter and libraries", "bytes per rank",
                  "calibrated here", "communication exceeds half"):
         assert part in out
+
+
+def test_state_model_counts_a_sparse_shard():
+    import scipy.sparse as sp
+
+    n, d, per_row = 2000, 300, 6
+    sizes = layer_sizes(d, (13,), 2)
+    X = sp.random(n, d, density=per_row / d, random_state=0, format="csr")
+    backend = SerialBackend()
+    backend.scatter(X, np.zeros((n, 1)), "float32")
+    solver = ADMMSolver(sizes, dtype="float32")
+    solver.initialize(backend, "forward", seed=0)
+    shard = backend.shards[0]
+    arrays = [shard.x.X.data, shard.x.X.indices, shard.x.X.indptr, shard.y, shard.lam,
+              *shard.a, *shard.z, *shard.u, *shard.v]
+    # (scipy's index arrays may be 4 or 8 bytes wide; the model counts 4 and 8)
+    assert sum(a.nbytes for a in arrays) == pytest.approx(
+        n * state_bytes_per_sample(sizes, "float32", "bregman", stored_per_row=X.nnz / n),
+        rel=0.05)
+
+
+def test_plan_for_wide_sparse_inputs_solves_layer_1_iteratively():
+    dense = plan(200_000, 100_000, (100,), 2, 1, calibration=CALIBRATION)
+    sparse = plan(200_000, 100_000, (100,), 2, 1, calibration=CALIBRATION, stored_per_row=20)
+    assert dense["input_solve"] == "iterative"  # a 75 GiB Gram is never formed
+    assert sparse["input_solve"] == "iterative"
+    assert sparse["memory_bytes"]["data"] < dense["memory_bytes"]["data"] / 100
+    assert sparse["memory_bytes"]["fixed"] < 2 ** 30
+    assert sparse["bytes_per_sweep"] > bytes_per_sweep(sparse["layer_sizes"])  # CG products
+    narrow = plan(10_000, 20, (100,), 2, 1, calibration=CALIBRATION, stored_per_row=3)
+    assert narrow["input_solve"] == "direct"
+    with pytest.raises(ValueError, match="stored entries per row"):
+        plan(1000, 20, (100,), 2, 1, calibration=CALIBRATION, stored_per_row=21)
