@@ -80,6 +80,10 @@ class ADMMSolver:
         How the layer-1 weights are solved: factorising the input Gram once,
         or by conjugate gradients without forming it (wide sparse inputs;
         :mod:`~admm_sklearn._input_solve`, which chooses for ``'auto'``).
+    ridge_fan_in : float or None
+        Layer 1's ridge is ``max(1, d_0 / ridge_fan_in)`` times the others'
+        for dense inputs (``None``: not scaled); see
+        :func:`~admm_sklearn._input_solve.make_input_solve`.
 
     Attributes
     ----------
@@ -91,7 +95,8 @@ class ADMMSolver:
 
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
                  alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None,
-                 loss="hinge", balance=False, ridge_max_samples=None, input_solve="auto"):
+                 loss="hinge", balance=False, ridge_max_samples=None, input_solve="auto",
+                 ridge_fan_in=None):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
@@ -108,6 +113,7 @@ class ADMMSolver:
         self.n_iter = 0
         self.n_samples = 0
         self.input_solve = input_solve
+        self.ridge_fan_in = ridge_fan_in
         self._input = None  # the layer-1 solve (_input_solve), made by initialize
         self._cross = {}  # l -> z_l [a_{l-1}; 1]^T, reduced
         self._gram = {}  # l -> [a_l; 1][a_l; 1]^T, reduced
@@ -161,7 +167,7 @@ class ADMMSolver:
         multiplied by ``init_scale``).
         """
         self._input = make_input_solve(backend, self.layer_sizes[1], self.input_solve,
-                                       self.dtype)
+                                       self.dtype, self.ridge_fan_in)
         # the total sample weight: the row count when unweighted
         self.n_samples = self._input.coordinates.n
         if init == "gaussian":

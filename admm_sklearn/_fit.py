@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 
 from ._dask_input import encode_chunks, is_dask_collection
 from ._engine import ADMMSolver, forward
+from ._input_solve import RIDGE_FAN_IN
 from ._losses import LOSSES
 from ._stopping import CHECK_TOL, StoppingRule
 
@@ -212,9 +213,12 @@ class _Fit:
 
     def _new_solver(self, sizes):
         est = self.est
+        # the fan-in ridge for the network's own inputs, not for the features
+        # an upper stage of a layer-wise fit reads (_input_solve.RIDGE_FAN_IN)
         return ADMMSolver(sizes, est.activation, est._resolved_beta(sizes[-1]), est.gamma,
                           est.alpha, self.dtype, est.multipliers, est.beta_hidden, est.loss,
-                          est.balance, RIDGE_MAX_SAMPLES)
+                          est.balance, RIDGE_MAX_SAMPLES,
+                          ridge_fan_in=None if self.frozen else RIDGE_FAN_IN)
 
     def _warm_start_weights(self):
         """The fitted network (as the solver's weights) when ``warm_start``

@@ -49,6 +49,15 @@ DIRECT_GRAM_MAX_BYTES = 1 << 30
 #: 0.981, AG News 0.805 / 0.875 (``docs/what_we_tried.rst``, "Wide and
 #: sparse inputs").
 SPARSE_INPUT_RIDGE = 100.0
+#: Layer 1's ridge for dense inputs grows with their number past this many
+#: (``d / RIDGE_FAN_IN`` times the engine's): a prior on the weights that
+#: keeps a unit's pre-activation variance the same whatever its fan-in
+#: (the variance ``1 / d`` of a He start) is a ridge proportional to ``d``.
+#: ``alpha`` was chosen on 6 to 30 inputs. Not for the upper stages of a
+#: layer-wise fit, whose inputs are the 100-odd features of the layer below:
+#: there it cost up to 0.7 points at (100, 100) (letter, spirals, moons,
+#: wine; ``docs/what_we_tried.rst``, "Wide and sparse inputs").
+RIDGE_FAN_IN = 16.0
 #: Inputs count as sparse data when at most this share of their entries is
 #: non-zero: text (0.3% on the two corpora) and one-hot codes (3%), not
 #: images' raw pixels (MNIST 19%).
@@ -233,10 +242,15 @@ class IterativeInputSolve(_InputSolve):
         return (start[:-1].T, start[-1]), products + 1
 
 
-def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64):
+def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=None):
     """The input layer's solve for this fit: ``'direct'``, ``'iterative'``,
     or ``'auto'`` (:func:`prefers_direct`). ``n_outputs``: the width of
     layer 1; ``dtype``: the state's (the iterative solve's iterates).
+
+    Layer 1's ridge is ``max(1, d / fan_in)`` times the engine's for dense
+    inputs (``fan_in=None``: once; the estimators pass ``RIDGE_FAN_IN`` for
+    a network's own inputs, not for the features that the upper stages of
+    a layer-wise fit read).
 
     Inputs that are mostly zeros (at most ``SPARSE_INPUT_DENSITY`` of their
     entries non-zero, whether stored sparse or dense, so that both give one
@@ -249,7 +263,8 @@ def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64):
     d = colsum.shape[0]
     mostly_zeros = nonzeros <= SPARSE_INPUT_DENSITY * rows * d
     coordinates = InputCoordinates(n, colsum, sqsum, uniform=mostly_zeros)
-    ridge_factor = SPARSE_INPUT_RIDGE if mostly_zeros else 1.0
+    ridge_factor = (SPARSE_INPUT_RIDGE if mostly_zeros
+                    else 1.0 if fan_in is None else max(1.0, d / fan_in))
     direct = solve == "direct" or (solve == "auto" and prefers_direct(rows, d, stored, n_outputs))
     if direct:
         return DirectInputSolve(backend, coordinates, ridge_factor)

@@ -177,13 +177,18 @@ def _one_hot(n=20_000, n_columns=8, levels=30, seed=0):
 
 #: The wide and sparse tier (``--wide``): text through TfidfVectorizer,
 #: one-hot categories through ColumnTransformer (both sparse), a dense set
-#: with more features than training rows, and the wide real image sets.
+#: with more features than training rows, one of the paper's SVHN shape
+#: (24,000 x 648, two classes of three clusters each), and the wide real
+#: image sets.
 WIDE = {
     "sms_spam_tfidf": lambda: _texts("sms_spam_text"),
     "ag_news_tfidf": lambda: _texts("ag_news_test_text"),
     "one_hot_8x30": _one_hot,
     "wide_3000": lambda: skd.make_classification(4000, 3000, n_informative=60,
                                                  random_state=0),
+    "svhn_shape_648": lambda: skd.make_classification(
+        24_000, 648, n_informative=64, n_redundant=64, n_classes=2,
+        n_clusters_per_class=3, class_sep=1.5, random_state=0),
     "usps": lambda: _shared("usps"),
     "mnist_test10k": lambda: _shared("mnist_test10k"),
 }

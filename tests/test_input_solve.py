@@ -134,9 +134,13 @@ def test_mostly_zero_inputs_are_treated_alike_in_either_format():
         made = make_input_solve(_backend(inputs, Y), 10, "direct")
         assert made.ridge_factor == _input_solve.SPARSE_INPUT_RIDGE
         assert np.ptp(made.coordinates.D) == 0
-    dense = np.random.default_rng(0).normal(size=(300, 40))
-    made = make_input_solve(_backend(dense, Y), 10, "direct")
-    assert made.ridge_factor == 1.0 and np.ptp(made.coordinates.D) > 0
+    for d, factor in ((40, 40 / _input_solve.RIDGE_FAN_IN), (10, 1.0)):
+        # dense inputs: standardised, the ridge growing with the fan-in past 16
+        dense = np.random.default_rng(0).normal(size=(300, d))
+        made = make_input_solve(_backend(dense, Y), 10, "direct",
+                                fan_in=_input_solve.RIDGE_FAN_IN)
+        assert made.ridge_factor == factor and np.ptp(made.coordinates.D) > 0
+        assert make_input_solve(_backend(dense, Y), 10, "direct").ridge_factor == 1.0
 
 
 @pytest.mark.parametrize("backend", ["serial", "joblib"])
