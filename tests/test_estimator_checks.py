@@ -28,7 +28,7 @@ def _expected_failures(estimator):
         # stays (non-strict). tests/test_sample_weight.py holds float64
         # fits to 1e-8.
         return dict.fromkeys(_SAMPLE_WEIGHT_CHECKS,
-                             "float64 round-off after 210 sweeps is 1.6e-7, the check asks 1e-7")
+                             "float64 round-off at the check's 1e-7 tolerance after 210 sweeps")
     return {}
 
 
