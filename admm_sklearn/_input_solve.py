@@ -152,11 +152,15 @@ class DirectInputSolve(_InputSolve):
     def solve(self, cross, ridge, previous=None):
         """``(W, b)`` on standardised inputs from ``z [x; 1]^T`` (raw), or
         ``None`` if the Gram is not finite (``previous``: unused)."""
-        if not np.all(np.isfinite(self._gram)):
-            return None
         ridge = ridge * self.ridge_factor
         if self._factor is None:
+            # the Gram and the ridge are constant through a fit: checked and
+            # factorised once, then only the factor is kept (not both d x d
+            # arrays, nor an O(d^2) check every sweep)
+            if not np.all(np.isfinite(self._gram)):
+                return None
             self._factor = GramFactor(self.coordinates.gram(self._gram), ridge)
+            self._gram = None
         return solve_weights(self.coordinates.cross(cross), None, ridge, factor=self._factor)
 
 

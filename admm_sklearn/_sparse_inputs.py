@@ -108,7 +108,9 @@ class CenteredSparse:
         X = self.X.astype(np.float64)
         weighted = X if w is None else sp.diags(np.asarray(w, dtype=np.float64)) @ X
         # dense on purpose: the input Gram is d x d (never n x d), and the
-        # layer-1 solve factorises it as a dense matrix, as for dense inputs
+        # direct layer-1 solve factorises it as a dense matrix, as for dense
+        # inputs; it is formed only where it takes at most 1 GiB
+        # (_input_solve.DIRECT_GRAM_MAX_BYTES), else the iterative solve runs
         gram = np.asarray((X.T @ weighted).toarray())
         c = np.asarray(weighted.sum(axis=0)).ravel()
         total = X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
