@@ -126,7 +126,7 @@ class ADMMSolver:
         """The ridge's weight: ``alpha`` times the total sample weight, capped."""
         return self.alpha * min(self.n_samples, self.ridge_max_samples)
 
-    def _solve_layer(self, layer):
+    def _solve_layer(self, layer, raw=True):
         if layer > 1:
             cross, gram = self._cross[layer], self._gram[layer - 1]
             if not (np.all(np.isfinite(cross)) and np.all(np.isfinite(gram))):
@@ -140,7 +140,7 @@ class ADMMSolver:
                                    None if self.weights is None else self.weights[0])
         if solved is None:
             self.diverged()
-        return self._input.coordinates.to_raw(*solved)
+        return self._input.coordinates.to_raw(*solved) if raw else solved
 
     def diverged(self):
         """Stop with a clear error: never hand back a silently non-finite model."""
@@ -204,8 +204,9 @@ class ADMMSolver:
         stats : dict
             ``objective`` (eq. 4 plus ridge; eq. 5's ``<z_L, lambda>`` is
             ``multiplier_term``), ``loss`` (loss of ``z_L``), ``residual``
-            (``||z_L - W_L a_{L-1}||`` before the multiplier step) and
-            ``seconds``.
+            (``||z_L - W_L a_{L-1}||`` before the multiplier step),
+            ``weight_change`` (the largest ``||W_l - W_l_prev|| / ||W_l||``
+            of the sweep's solves) and ``seconds``.
         """
         start = time.perf_counter()
         beta, gamma, dt = self.beta, self.gamma, self.dtype
@@ -215,19 +216,21 @@ class ADMMSolver:
         scales = (self._balance() if self.balance and update_multipliers and L > 1
                   else [None] * (L - 1))
         scales.append(None)  # the output layer is never rescaled
+        moved = 0.0  # the largest relative change of a weight matrix
         for layer in range(1, L):
-            self.weights[layer - 1] = self._solve_layer(layer)
+            moved = max(moved, self._solve_in_place(layer))
             W_next, b_next = self.weights[layer]
             ops = self._activation_ops(W_next, self._layer_beta(layer + 1))
             W, b = self.weights[layer - 1]
             self._cross[layer + 1], self._gram[layer], pen, cross = backend.map_sum(
-                _shard.update_hidden_layer, layer, ops, b_next.astype(dt), W, b, gamma,
+                _shard.update_hidden_layer, layer, ops, b_next.astype(dt),
+                _shard.transposed(W, dt), b, gamma,
                 self.beta_hidden, self.activation, self._lam_scale(), update_multipliers,
                 _in_dtype(scales[layer - 1], dt), _in_dtype(scales[layer], dt))
             penalty += pen[0]
             if layer == 1:
                 self._cross[1] = cross
-        self.weights[L - 1] = self._solve_layer(L)
+        moved = max(moved, self._solve_in_place(L))
         W, b = self.weights[L - 1]
         # the paper's Bregman step is beta; the augmented Lagrangian's, 2 beta
         step = 0.0
@@ -248,8 +251,38 @@ class ADMMSolver:
             "multiplier_term": multiplier_term,
             "loss": loss,
             "residual": float(np.sqrt(residual_sq)),
+            "weight_change": moved,
             "seconds": time.perf_counter() - start,
         }
+
+    def _solve_in_place(self, layer):
+        """Replace layer ``layer``'s weights by its solve; return how far that
+        moved them, ``||W_new - W_old|| / ||W_new||``.
+
+        By blocks of units, and for layer 1 into the old weights' own array
+        (taken to raw inputs block by block): with 10^5 inputs, a copy of
+        the old weights kept for the measure, or the new ones formed beside
+        them, would be one of the largest arrays of a sweep.
+        """
+        old, _ = self.weights[layer - 1]
+        if layer == 1:
+            W_standard, b_standard = self._solve_layer(1, raw=False)
+            W, b = old, np.empty(old.shape[0])
+        else:
+            self.weights[layer - 1] = W, b = self._solve_layer(layer)
+        change = norm = 0.0
+        for units in _shard.row_blocks(*W.shape, min_rows=1):
+            if layer == 1:
+                new, b[units] = self._input.coordinates.to_raw(W_standard[units],
+                                                               b_standard[units])
+            else:
+                new = W[units]
+            change += float(np.sum(np.square(new - old[units])))
+            norm += float(np.sum(np.square(new, dtype=np.float64)))
+            if layer == 1:
+                W[units] = new
+        self.weights[layer - 1] = (W, b)
+        return float(np.sqrt(change / max(norm, 1e-300)))
 
     def _balance(self):
         """Rescale every hidden unit so its incoming and outgoing weights have
@@ -285,17 +318,22 @@ class ADMMSolver:
         for layer in range(1, self.n_layers):
             W, b = self.weights[layer - 1]
             W_next, b_next = self.weights[layer]
-            incoming = np.column_stack(
-                self._input.coordinates.to_standard(W, b) if layer == 1 else (W, b))
-            ratio = (np.linalg.norm(W_next, axis=0) + _TINY) / (
-                np.linalg.norm(incoming, axis=1) + _TINY)
+            if layer == 1:  # in standardised inputs, by blocks of units
+                squares, bias = self._input.coordinates.standard_norms(W, b)
+                incoming = np.sqrt(squares + bias ** 2)
+            else:
+                incoming = np.sqrt(np.einsum("ij,ij->i", W, W) + b ** 2)
+            ratio = (np.linalg.norm(W_next, axis=0) + _TINY) / (incoming + _TINY)
             c = np.clip(np.sqrt(ratio), 1.0 / _MAX_SCALE_STEP, _MAX_SCALE_STEP)
-            self.weights[layer - 1] = (W * c[:, None], b * c)
-            self.weights[layer] = (W_next / c, b_next)
+            # in place: the engine's own arrays (the fitted attributes are
+            # copies), and with 10^5 inputs W_1 is 80 MB
+            W *= c[:, None]
+            W_next /= c
+            self.weights[layer - 1] = (W, b * c)
             scales.append(c)
         # layer 1's cross Gram (its target times [a_0; 1]) is kept from the
         # last sweep, so it takes the target's new scale here
-        self._cross[1] = self._cross[1] * scales[0][:, None]
+        self._cross[1] *= scales[0][:, None]
         return scales
 
     def polish_output(self, backend, weights, n_sweeps, tol=1e-5, with_loss=False):
@@ -329,8 +367,10 @@ class ADMMSolver:
         refit = getattr(self, _REFITS[self.loss])
         try:
             # only the ADMM polish needs z_L and lambda beside the features
-            (gram,) = backend.map_sum(_shard.start_polish, weights, self.activation,
+            transposed = [(_shard.transposed(W_l, self.dtype), b_l) for W_l, b_l in weights]
+            (gram,) = backend.map_sum(_shard.start_polish, transposed, self.activation,
                                       refit == self._refit_admm)
+            del transposed
             if not np.all(np.isfinite(gram)):
                 self.diverged()
             if refits:

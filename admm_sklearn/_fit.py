@@ -299,13 +299,8 @@ class _Fit:
         # the validation columns, and returns no network to report
         choosing = "validation_score" in history
         for sweep in range(n_sweeps):
-            # (in the state's dtype: with 10^5 inputs the copy of W_1 is
-            # one of the largest arrays a sweep holds; the change is a
-            # statistic, history only)
-            previous = [W.astype(self.dtype) for W, _ in solver.weights]
             stats = solver.step(self.backend, solver.n_iter >= est.n_warmup_iter)
             solver.check_finite(stats)
-            stats["weight_change"] = _relative_change(previous, solver.weights)
             stats["n_samples"] = solver.n_samples
             score = loss = np.nan
             # The network the user would get is scored by the fit's own
@@ -441,9 +436,3 @@ def _fingerprint(X, y, sample_weight):
     step = max(1, X.shape[0] // 64)
     return (X.shape, float(X[::step].sum(dtype=np.float64)), len(y),
             None if sample_weight is None else float(np.sum(sample_weight[::step])))
-
-
-def _relative_change(previous, weights):
-    """``max_l ||W_l - W_l_prev|| / ||W_l||``: how far a sweep moved the weights."""
-    return max(float(np.linalg.norm(W - P) / max(np.linalg.norm(W), 1e-300))
-               for P, (W, _) in zip(previous, weights))

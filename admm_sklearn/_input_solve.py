@@ -39,7 +39,7 @@ CG_TOL = 1e-4
 CG_MAX_PRODUCTS = 2
 #: Iterate entries (inputs + 1 times units) per block of units that the
 #: conjugate gradients solve together: 2^22, 16 MB in float32.
-CG_BLOCK_ENTRIES = 1 << 22
+CG_BLOCK_ENTRIES = 1 << 20
 #: Never form an input Gram larger than this (bytes): 1 GiB, d > 11,585.
 DIRECT_GRAM_MAX_BYTES = 1 << 30
 #: Layer 1's ridge for sparse inputs, in units of the engine's (``alpha``
@@ -96,8 +96,8 @@ class InputCoordinates:
         return cls(gram[-1, -1], gram[:-1, -1], np.diag(gram)[:-1])
 
     def cross(self, cross):
-        """``z [x'; 1]^T`` from ``z [x; 1]^T``, in ``O(k d)``."""
-        out = cross.copy()
+        """``z [x'; 1]^T`` from ``z [x; 1]^T``, in ``O(k d)``, in float64."""
+        out = np.array(cross, dtype=np.float64)
         out[:, :-1] = cross[:, :-1] * self.D + cross[:, -1:] * self.c
         return out
 
@@ -126,6 +126,17 @@ class InputCoordinates:
         W_standard = W / self.D
         return W_standard, b - W_standard @ self.c
 
+    def standard_norms(self, W, b):
+        """``(||W'_j||^2 per unit j, b')`` of :meth:`to_standard`'s weights,
+        by blocks of units: with 10^5 inputs a whole ``W'`` would be one
+        more ``d x k`` array every sweep, for a ``k``-vector."""
+        squares, bias = np.empty(W.shape[0]), np.empty(W.shape[0])
+        for block in _shard.row_blocks(*W.shape, min_rows=1):
+            W_standard = W[block] / self.D
+            squares[block] = np.einsum("ij,ij->i", W_standard, W_standard)
+            bias[block] = b[block] - W_standard @ self.c
+        return squares, bias
+
 
 class _InputSolve:
     """What both paths share: the coordinates and the layer-1 ridge."""
@@ -137,8 +148,8 @@ class _InputSolve:
     def ridge_term(self, W, b):
         """``ridge_factor ||W'||^2`` of raw-input weights (``W'`` on ``x'``):
         the layer's ridge in the objective, per unit of the engine's ridge."""
-        W_standard, _ = self.coordinates.to_standard(W, b)
-        return self.ridge_factor * float(np.vdot(W_standard, W_standard))
+        squares, _ = self.coordinates.standard_norms(W, b)
+        return self.ridge_factor * float(squares.sum())
 
 
 class DirectInputSolve(_InputSolve):

@@ -30,8 +30,12 @@ OUTPUT_STATS = ("loss", "residual_sq", "multiplier_term")
 _INIT_BLOCK_ROWS = 1024
 
 
-def _row_blocks(n_rows, width):
-    step = max(64, _BLOCK_ENTRIES // max(width, 1))
+def row_blocks(n_rows, width, min_rows=64):
+    """Slices of rows of an ``n_rows x width`` array, each of about
+    ``_BLOCK_ENTRIES`` entries (at least ``min_rows`` rows): what a pass
+    works on while it is in cache. Weight matrices (a few units of 10^5
+    inputs) go by ``min_rows=1``."""
+    step = max(min_rows, _BLOCK_ENTRIES // max(width, 1))
     for start in range(0, n_rows, step):
         yield slice(start, min(start + step, n_rows))
 
@@ -43,7 +47,7 @@ def column_sums(A, w=None):
     if isinstance(A, CenteredSparse):
         return A.column_sums(w)
     total = np.zeros(A.shape[1])
-    for rows in _row_blocks(A.shape[0], A.shape[1]):
+    for rows in row_blocks(A.shape[0], A.shape[1]):
         total += A[rows].sum(axis=0) if w is None else w[rows] @ A[rows]
     return total
 
@@ -83,7 +87,7 @@ def augmented_gram(A, Z=None, colsum=None, w=None):
         gram[:d, :d] = A.T @ A  # numpy dispatches A.T @ A to syrk (half the flops)
     else:  # by row blocks: a weighted copy of all of A would double the memory
         gram[:d, :d] = 0.0
-        for rows in _row_blocks(n, d):
+        for rows in row_blocks(n, d):
             gram[:d, :d] += A[rows].T @ weigh(A[rows], w[rows])
     if colsum is None:
         colsum = column_sums(A, w)
@@ -131,7 +135,7 @@ class Shard:
         else:  # by row blocks: no float64 copy of the whole block
             self.x = np.empty(X.shape, dtype=dtype)
             self.nonzeros = 0  # of the inputs as given, before centring
-            for rows in _row_blocks(X.shape[0], X.shape[1]):
+            for rows in row_blocks(X.shape[0], X.shape[1]):
                 self.x[rows] = X[rows] - shift
                 self.nonzeros += np.count_nonzero(X[rows])
         self.y = np.array(Y, dtype=dtype, order="C")
@@ -222,7 +226,7 @@ def input_moments(shard):
     if sparse:
         return counts, x.column_sums(w), x.column_square_sums(w)
     squares = np.zeros(x.shape[1])
-    for rows in _row_blocks(x.shape[0], x.shape[1]):
+    for rows in row_blocks(x.shape[0], x.shape[1]):
         block = x[rows]
         squares += np.einsum("ij,ij->j", block, weigh(block, _row_weights(shard, rows)),
                              dtype=np.float64)
@@ -273,7 +277,15 @@ def _target(shard, layer, lam_scale, rows, scale=None):
     return target if scale is None else target * scale
 
 
-def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation, lam_scale,
+def transposed(W, dtype):
+    """``W^T`` as a C-ordered array of ``dtype``: what the passes multiply
+    their rows by. Made once by the engine for all of a process's shards: a
+    sparse product would otherwise copy a transposed view into C order at
+    every block of rows (with 10^5 inputs, 40 MB each time)."""
+    return np.ascontiguousarray(W.T, dtype=dtype)
+
+
+def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activation, lam_scale,
                         update_multipliers, scale=None, next_scale=None):
     """Activation update (eq. 6) of a_l, then output update (eq. 7) of z_l.
 
@@ -281,6 +293,8 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     ``W_{l+1}`` (from the last sweep), so one pass over row blocks does
     both while each block is in cache. Fusing alone saved no measurable
     time; the compiled block steps did (docs/results.rst).
+
+    ``Wt, b``: layer ``l``'s weights, ``Wt = W_l^T`` from :func:`transposed`.
 
     Eq. 6: ``ops`` is ``("residual", W_next, P)`` or ``("direct", Q, S)`` from
     :func:`admm_sklearn._updates.activation_operator` /
@@ -310,7 +324,7 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     """
     a, z = shard.a[layer - 1], shard.z[layer - 1]
     A = shard.inputs(layer)
-    Wt, bt = W.T.astype(shard.dtype), b.astype(shard.dtype)
+    bt = b.astype(shard.dtype)
     colsum = np.zeros(a.shape[1])
     cross_next = np.zeros((shard.z[layer].shape[1], a.shape[1] + 1))
     # only layer 1's is needed (its input never changes); an empty array
@@ -320,9 +334,14 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
     # whole d_1 x (d_0 + 1) array per block
     cross_by_block = layer == 1 and z.shape[1] * (A.shape[1] + 1) <= _BLOCK_ENTRIES
     cross = np.zeros((z.shape[1], A.shape[1] + 1) if cross_by_block else (0,))
+    # ... except sparse inputs, which accumulate it block by block in
+    # place, transposed, with no temporary (nor a copy of all of z_1's target)
+    sparse_cross = layer == 1 and not cross_by_block and isinstance(A, CenteredSparse)
+    if sparse_cross:
+        cross_sums = np.zeros((A.shape[1] + 1, z.shape[1]), dtype=shard.dtype)
     penalty = 0.0
     w = shard.w
-    for rows in _row_blocks(shard.n_samples, a.shape[1]):
+    for rows in row_blocks(shard.n_samples, a.shape[1]):
         if scale is not None:
             _rescale_block(shard, layer, rows, scale)
         target = _target(shard, layer + 1, lam_scale, rows, next_scale)
@@ -345,7 +364,12 @@ def update_hidden_layer(shard, layer, ops, b_next, W, b, gamma, beta, activation
             shard, layer, m, gamma, beta, activation, update_multipliers, rows)
         if cross_by_block:
             cross += cross_gram(inputs, _target(shard, 1, 0.0, rows), _row_weights(shard, rows))
-    if layer == 1 and not cross_by_block:
+        elif sparse_cross:
+            inputs.add_transpose_times(weigh(_target(shard, 1, 0.0, rows), _row_weights(
+                shard, rows)), cross_sums)
+    if sparse_cross:
+        cross = A.center_sums(cross_sums).T
+    elif layer == 1 and not cross_by_block:
         cross = cross_gram(A, _target(shard, 1, 0.0, slice(None)), w)
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
 
@@ -449,7 +473,7 @@ def _output_step(A, z, lam, y, w, W, b, beta, multiplier_step, loss):
     update, loss_sum = LOSSES[loss].update, LOSSES[loss].value
     Wt, bt = W.T.astype(A.dtype), b.astype(A.dtype)
     stats = np.zeros(len(OUTPUT_STATS))
-    for rows in _row_blocks(A.shape[0], z.shape[1]):
+    for rows in row_blocks(A.shape[0], z.shape[1]):
         wr = None if w is None else w[rows]
         # once per block: a view for dense inputs, a copy of the block's
         # stored entries for sparse ones
@@ -477,18 +501,20 @@ def start_polish(shard, weights, activation, admm_state=True):
     as it predicts) and, if ``admm_state`` (the hinge's ADMM polish; the
     log-loss refit needs ``F`` alone), ``z = W_L F + b_L`` and a copy of
     ``lambda`` as a warm start, kept beside (not in) the ADMM state so that a
-    ``warm_start`` fit can continue that state. Returns ``[F; 1][F; 1]^T``.
+    ``warm_start`` fit can continue that state. ``weights``: the network's
+    ``(W_l^T, b_l)``, ``W_l^T`` from :func:`transposed`. Returns ``[F; 1][F;
+    1]^T``.
     """
     h = ACTIVATIONS[activation][0]
     F = shard.x
-    for W, b in weights[:-1]:
-        F = F @ W.T.astype(shard.dtype)
+    for Wt, b in weights[:-1]:
+        F = F @ Wt
         F += b.astype(shard.dtype)
         h(F, out=F)
     shard.polish = (F, None, None)
     if admm_state:
-        W, b = weights[-1]
-        z = F @ W.T.astype(shard.dtype)
+        Wt, b = weights[-1]
+        z = F @ Wt
         z += b.astype(shard.dtype)
         shard.polish = (F, z, shard.lam.copy())
     return (augmented_gram(F, w=shard.w),)
@@ -513,7 +539,7 @@ def logistic_refit_step(shard, W, b):
     P = np.empty((F.shape[0], W.shape[0]), dtype=F.dtype)
     loss = 0.0
     Wt, bt = W.T.astype(F.dtype), b.astype(F.dtype)
-    for rows in _row_blocks(F.shape[0], W.shape[0]):
+    for rows in row_blocks(F.shape[0], W.shape[0]):
         z = F[rows] @ Wt
         z += bt
         w = _row_weights(shard, rows)
@@ -532,7 +558,7 @@ def logistic_hessian_product(shard, S, s_b):
     F, P, _ = shard.polish
     cross = np.zeros((S.shape[0], F.shape[1] + 1))
     St, st = S.T.astype(F.dtype), s_b.astype(F.dtype)
-    for rows in _row_blocks(F.shape[0], S.shape[0]):
+    for rows in row_blocks(F.shape[0], S.shape[0]):
         q = F[rows] @ St
         q += st
         q *= P[rows]
@@ -551,7 +577,7 @@ def polish_loss(shard, W, b, loss):
     F = shard.polish[0]
     total = 0.0
     Wt, bt = W.T.astype(F.dtype), b.astype(F.dtype)
-    for rows in _row_blocks(F.shape[0], W.shape[0]):
+    for rows in row_blocks(F.shape[0], W.shape[0]):
         z = F[rows] @ Wt
         z += bt
         total += LOSSES[loss].value(shard.y[rows], z, _row_weights(shard, rows))

@@ -20,6 +20,8 @@ input Gram is ``d x d`` and dense, as it is for dense inputs.
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels import transpose_accumulate
+
 
 def add_outer(out, u, v, rows=4096):
     """``out += u v^T`` in place, by blocks of ``rows`` rows: never a whole
@@ -80,6 +82,19 @@ class CenteredSparse:
         # in place, by blocks: with 10^5 features a whole outer product
         # would be one more d x k temporary
         add_outer(out, -self.shift, Z.sum(axis=0, dtype=np.float64))
+        return out
+
+    def add_transpose_times(self, Z, out):
+        """``out += [X, 1]^T Z`` (``out`` of shape ``(d + 1, k)``), the shift
+        left out: summed over blocks of rows with no ``d x k`` temporary,
+        then :meth:`center_sums` applies it once."""
+        transpose_accumulate(self.X, Z, out[:-1])
+        out[-1] += Z.sum(axis=0)
+
+    def center_sums(self, out):
+        """Turn :meth:`add_transpose_times`'s ``[X, 1]^T Z`` into ``[X - 1
+        s^T, 1]^T Z`` in place: ``X^T Z - s (1^T Z)``, ``1^T Z`` its last row."""
+        add_outer(out[:-1], -self.shift, out[-1].astype(np.float64))
         return out
 
     def column_sums(self, w=None):

@@ -65,6 +65,32 @@ def test_sparse_and_dense_inputs_give_the_same_coefficients(case):
                                atol=1e-12)
 
 
+def test_wide_sparse_inputs_sum_the_first_layer_cross_in_place_and_match_dense(monkeypatch):
+    # 100 units x 1,401 inputs is past one block, so the hidden pass sums
+    # layer 1's cross Gram into one array over the blocks of rows (the
+    # compiled CSR kernel) rather than per block; the model is the dense
+    # one when both take the same layer-1 solve
+    from admm_sklearn import _input_solve
+    monkeypatch.setattr(_input_solve, "prefers_direct", lambda *shape: True)
+    X, y, _ = _data(n=600, d=1400)
+    params = dict(PARAMS, hidden_layer_sizes=(100,), max_iter=5)
+    sparse = ADMMClassifier(**params).fit(X, y)
+    _assert_same_model(sparse, ADMMClassifier(**params).fit(X.toarray(), y))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_transpose_accumulate_adds_the_sparse_transpose_product(monkeypatch, compiled):
+    from admm_sklearn import _kernels
+    if not compiled:
+        monkeypatch.setattr(_kernels, "_transpose_accumulate_compiled", None)
+    rng = np.random.default_rng(3)
+    X = sp.random(50, 30, density=0.2, random_state=3, format="csr")
+    T, out = rng.normal(size=(50, 4)), rng.normal(size=(30, 4))
+    expected = out + X.toarray().T @ T
+    _kernels.transpose_accumulate(X, T, out)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
 def test_regressor_takes_sparse_inputs():
     X, _, y = _data()
     sparse = ADMMRegressor(**PARAMS).fit(X, y)

@@ -15,6 +15,16 @@ from contextlib import contextmanager
 import numpy as np
 
 
+#: See :meth:`Backend.map_sum`.
+WIDE_FLOAT32_ENTRIES = 1 << 20
+
+
+def _sum_dtype(part):
+    part = np.asarray(part)
+    wide = part.dtype == np.float32 and part.size >= WIDE_FLOAT32_ENTRIES
+    return np.float32 if wide else np.float64
+
+
 class Backend(ABC):
     """Base class of the execution backends.
 
@@ -61,11 +71,21 @@ class Backend(ABC):
         """``[fn(shard, *args) for shard in local shards]``."""
 
     def map_sum(self, fn, *args):
-        """Sum of ``fn(shard, *args)`` (a tuple of arrays) over all shards."""
+        """Sum of ``fn(shard, *args)`` (a tuple of arrays) over all shards.
+
+        Summed in float64, except the wide arrays (``WIDE_FLOAT32_ENTRIES``
+        entries or more) that the shards return in float32, the ``d x k``
+        products of sparse inputs, formed in the state's dtype: those stay
+        in float32 within a process (:meth:`allreduce` sums across
+        processes in float64), which halves the largest arrays a sweep
+        holds on wide inputs.
+        """
         parts = self.map(fn, *args)
-        total = [np.array(p, dtype=np.float64) for p in parts[0]]
-        for part in parts[1:]:
-            for acc, p in zip(total, part):
+        # each shard's arrays are dropped once added: with 10^5 inputs a
+        # part can be a d x k array per shard
+        total = [np.array(p, dtype=_sum_dtype(p)) for p in parts.pop(0)]
+        while parts:
+            for acc, p in zip(total, parts.pop(0)):
                 acc += p
         return self.allreduce(total)
 
