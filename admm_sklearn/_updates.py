@@ -14,6 +14,7 @@ matrix products are what the engine reduces over the shards.
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import lapack
 
 
 class GramFactor:
@@ -35,11 +36,13 @@ class GramFactor:
         if ridge > 0:
             idx = np.arange(d - 1)
             gram[idx, idx] += ridge
-            try:
-                self._cholesky = linalg.cho_factor(gram, lower=True)
+            # LAPACK itself: scipy's cho_factor / cho_solve wrappers cost
+            # about 30 microseconds a call, 15% of a small fit's time
+            # (breast cancer, 3-4 calls a sweep of about 1 ms)
+            factor, info = lapack.dpotrf(gram, lower=1, clean=0)
+            if info == 0:
+                self._cholesky = factor
                 return
-            except linalg.LinAlgError:
-                pass
         self._pinv = linalg.pinvh(gram, atol=0.0, rtol=d * np.finfo(np.float64).eps)
 
     def solve(self, rhs):
@@ -48,7 +51,8 @@ class GramFactor:
         (:meth:`ADMMSolver.check_finite`); checking here cost 4% of a small
         fit."""
         if self._cholesky is not None:
-            return linalg.cho_solve(self._cholesky, rhs, check_finite=False)
+            solution, _ = lapack.dpotrs(self._cholesky, rhs, lower=1)
+            return solution
         return self._pinv @ rhs
 
 
@@ -132,7 +136,18 @@ def activation_operator(W, beta, gamma):
     W = np.asarray(W, dtype=np.float64)
     K = beta * (W @ W.T)
     K[np.diag_indices_from(K)] += gamma
-    return beta * linalg.cho_solve(linalg.cho_factor(K, lower=True), W, check_finite=False)
+    return beta * _spd_solve(K, W)
+
+
+def _spd_solve(matrix, rhs):
+    """``matrix^{-1} rhs`` for an SPD ``matrix`` (``gamma I`` plus a Gram),
+    by LAPACK's Cholesky directly: these matrices are often 1 x 1 to 10 x
+    10, where scipy's wrappers cost more than the solve."""
+    factor, info = lapack.dpotrf(matrix, lower=1, clean=0)
+    if info != 0:  # rounding defeated Cholesky: a general solve
+        return linalg.solve(matrix, rhs)
+    solution, _ = lapack.dpotrs(factor, rhs, lower=1)
+    return solution
 
 
 def activation_direct(W, beta, gamma):
@@ -145,10 +160,8 @@ def activation_direct(W, beta, gamma):
     W = np.asarray(W, dtype=np.float64)
     M = beta * (W.T @ W)
     M[np.diag_indices_from(M)] += gamma
-    factor = linalg.cho_factor(M, lower=True)
-    Q = beta * linalg.cho_solve(factor, W.T, check_finite=False).T
-    S = gamma * linalg.cho_solve(factor, np.eye(M.shape[0]), check_finite=False)
-    return Q, S
+    inverse = _spd_solve(M, np.eye(M.shape[0]))
+    return beta * (inverse @ W.T).T, gamma * inverse
 
 
 def prox_hidden(a, m, gamma, beta, pieces, out):
