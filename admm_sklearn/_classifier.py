@@ -24,6 +24,7 @@ AUTO_BETA_CONFIDENCE = 0.7
 PAPER_SETTINGS = {"init": "gaussian", "loss": "hinge", "alpha": 0.0, "beta": 1.0,
                   "beta_hidden": 1.0, "gamma": 10.0, "n_warmup_iter": 10, "max_iter": 100,
                   "multipliers": "bregman", "balance": False, "start_fraction": 1.0,
+                  "input_solve_interval": 1,
                   "n_polish_iter": 0, "dtype": "float64", "deep_training": "joint",
                   "tol": None}
 
@@ -146,7 +147,8 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
                  beta="auto", beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=200, tol=1e-3, init="forward", init_scale=1.0,
                  multipliers="all", balance=True, start_fraction="auto",
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change="auto",
+                 input_solve_interval="auto", early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change="auto",
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False, deep_training="layerwise"):
         # every argument, by name, to the shared base (which stores them)

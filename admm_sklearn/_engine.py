@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from . import _shard
+from ._input_schedule import input_step, resolve_interval
 from ._input_solve import make_input_solve
 from ._activations import ACTIVATIONS, POSITIVELY_HOMOGENEOUS
 from ._updates import (GramFactor, activation_direct, activation_operator,
@@ -84,6 +85,10 @@ class ADMMSolver:
         Layer 1's ridge is ``max(1, d_0 / ridge_fan_in)`` times the others'
         for dense inputs (``None``: not scaled); see
         :func:`~admm_sklearn._input_solve.make_input_solve`.
+    input_interval : int or 'auto'
+        Sweeps between two solves of ``W_1`` (the others keep it); ``'auto'``:
+        every other sweep on wide dense inputs, else every sweep
+        (:mod:`~admm_sklearn._input_schedule`).
 
     Attributes
     ----------
@@ -96,7 +101,7 @@ class ADMMSolver:
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
                  alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None,
                  loss="hinge", balance=False, ridge_max_samples=None, input_solve="auto",
-                 ridge_fan_in=None):
+                 ridge_fan_in=None, input_interval=1):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
@@ -114,6 +119,8 @@ class ADMMSolver:
         self.n_samples = 0
         self.input_solve = input_solve
         self.ridge_fan_in = ridge_fan_in
+        self.input_interval = input_interval
+        self._interval = 1  # input_interval resolved, by initialize
         self._input = None  # the layer-1 solve (_input_solve), made by initialize
         self._cross = {}  # l -> z_l [a_{l-1}; 1]^T, reduced
         self._gram = {}  # l -> [a_l; 1][a_l; 1]^T, reduced
@@ -170,6 +177,8 @@ class ADMMSolver:
                                        self.dtype, self.ridge_fan_in)
         # the total sample weight: the row count when unweighted
         self.n_samples = self._input.coordinates.n
+        self._interval = resolve_interval(self.input_interval, self.layer_sizes,
+                                          mostly_zeros=self._input.coordinates.uniform)
         if init == "gaussian":
             backend.map_sum(_with_empty_result(_shard.init_gaussian),
                             self.layer_sizes[1:], seed)
@@ -217,8 +226,10 @@ class ADMMSolver:
                   else [None] * (L - 1))
         scales.append(None)  # the output layer is never rescaled
         moved = 0.0  # the largest relative change of a weight matrix
+        solve_input, input_cross = input_step(self._interval, self.n_iter)
         for layer in range(1, L):
-            moved = max(moved, self._solve_in_place(layer))
+            if layer > 1 or solve_input:
+                moved = max(moved, self._solve_in_place(layer))
             W_next, b_next = self.weights[layer]
             ops = self._activation_ops(W_next, self._layer_beta(layer + 1))
             W, b = self.weights[layer - 1]
@@ -226,9 +237,10 @@ class ADMMSolver:
                 _shard.update_hidden_layer, layer, ops, b_next.astype(dt),
                 _shard.transposed(W, dt), b, gamma,
                 self.beta_hidden, self.activation, self._lam_scale(), update_multipliers,
-                _in_dtype(scales[layer - 1], dt), _in_dtype(scales[layer], dt))
+                _in_dtype(scales[layer - 1], dt), _in_dtype(scales[layer], dt),
+                (solve_input, input_cross))
             penalty += pen[0]
-            if layer == 1:
+            if layer == 1 and input_cross:
                 self._cross[1] = cross
         moved = max(moved, self._solve_in_place(L))
         W, b = self.weights[L - 1]
@@ -332,8 +344,10 @@ class ADMMSolver:
             self.weights[layer - 1] = (W, b * c)
             scales.append(c)
         # layer 1's cross Gram (its target times [a_0; 1]) is kept from the
-        # last sweep, so it takes the target's new scale here
-        self._cross[1] *= scales[0][:, None]
+        # last sweep, so it takes the target's new scale here (when that
+        # sweep formed one: see _input_schedule)
+        if 1 in self._cross:
+            self._cross[1] *= scales[0][:, None]
         return scales
 
     def polish_output(self, backend, weights, n_sweeps, tol=1e-5, with_loss=False):

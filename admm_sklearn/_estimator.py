@@ -129,6 +129,17 @@ beta_hidden : float, default=0.1
         (``docs/what_we_tried.rst``, "Large data"). ``'auto'``: 1/8 from
         200,000 rows on, else 1 (all rows from the start, as the paper).
         Not used when ``warm_start`` continues a fit, nor for dask input.
+    input_solve_interval : int >= 1 or 'auto', default='auto'
+        Sweeps between two solves of the first layer's weights; the sweeps
+        in between keep them and update everything else. On inputs much
+        wider than the first hidden layer, most of a sweep's time goes to
+        the two products with the inputs that a solve of ``W_1`` needs, and
+        holding it every other sweep halves them with no measured loss of
+        accuracy there; on narrow inputs it slows the learning
+        (``docs/what_we_tried.rst``, "Wide and sparse inputs").
+        ``'auto'``: 2 for dense inputs at least 4 times as wide as the first
+        hidden layer, else 1 (every sweep, as the paper). In a layer-wise
+        fit, an integer applies to every stage's first layer.
     validation_fraction : float, default=0.1
         Share of training data held out when ``early_stopping`` is set.
     n_iter_no_change : int or 'auto', default='auto'
@@ -262,6 +273,8 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         "multipliers": [StrOptions({"all", "output", "bregman"})],
         "balance": ["boolean"],
         "start_fraction": [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"})],
+        "input_solve_interval": [Interval(Integral, 1, None, closed="left"),
+                                 StrOptions({"auto"})],
         "n_polish_iter": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -281,7 +294,8 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def __init__(self, *, hidden_layer_sizes, activation, loss, beta, beta_hidden, gamma,
                  alpha, max_iter, n_warmup_iter, n_polish_iter, tol, init, init_scale,
-                 multipliers, balance, start_fraction, early_stopping, validation_fraction,
+                 multipliers, balance, start_fraction, input_solve_interval, early_stopping,
+                 validation_fraction,
                  n_iter_no_change, backend, n_jobs, dtype, random_state, verbose, warm_start,
                  deep_training):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -300,6 +314,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         self.multipliers = multipliers
         self.balance = balance
         self.start_fraction = start_fraction
+        self.input_solve_interval = input_solve_interval
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

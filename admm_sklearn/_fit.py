@@ -218,7 +218,8 @@ class _Fit:
         return ADMMSolver(sizes, est.activation, est._resolved_beta(sizes[-1]), est.gamma,
                           est.alpha, self.dtype, est.multipliers, est.beta_hidden, est.loss,
                           est.balance, RIDGE_MAX_SAMPLES,
-                          ridge_fan_in=None if self.frozen else RIDGE_FAN_IN)
+                          ridge_fan_in=None if self.frozen else RIDGE_FAN_IN,
+                          input_interval=est.input_solve_interval)
 
     def _warm_start_weights(self):
         """The fitted network (as the solver's weights) when ``warm_start``

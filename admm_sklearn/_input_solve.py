@@ -88,6 +88,7 @@ class InputCoordinates:
             scale = np.full_like(scale, np.sqrt(np.mean(var)))
         scale[scale <= 1e-12 * np.maximum(np.abs(mean), 1e-300)] = 1.0
         self.D, self.c = 1.0 / scale, -mean / scale
+        self.uniform = bool(uniform)
         self.colsum, self.sqsum = colsum, sqsum
 
     @classmethod

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._input_solve import CG_MAX_PRODUCTS, prefers_direct
+from ._input_schedule import resolve_interval
+from ._input_solve import CG_MAX_PRODUCTS, SPARSE_INPUT_DENSITY, prefers_direct
 from ._shard import OUTPUT_STATS
 
 #: ``(alpha seconds, beta seconds per byte)`` of the allreduce model.
@@ -54,7 +55,7 @@ def layer_sizes(n_features, hidden, n_classes, loss="log_loss"):
     return (int(n_features),) + tuple(int(h) for h in hidden) + (outputs,)
 
 
-def reduction_sizes(sizes, iterative=False):
+def reduction_sizes(sizes, iterative=False, input_interval=1):
     """Float64 entries of each reduction (one allreduce per pass) in a sweep.
 
     One pass per hidden layer ``l`` (eqs. 6 and 7) returns the cross Gram of
@@ -64,34 +65,40 @@ def reduction_sizes(sizes, iterative=False):
     without hidden layers, the cross Gram of ``[a_0, 1]``. With the
     ``iterative`` layer-1 solve, each of its Gram products (at most
     ``CG_MAX_PRODUCTS + 1`` a sweep) reduces ``(d_0 + 1) x d_1`` more.
+    With ``W_1`` solved every ``input_interval``-th sweep
+    (:mod:`~admm_sklearn._input_schedule`), its cross Gram and solve come
+    once in that many sweeps: the entries are then the mean per sweep.
     """
     L = len(sizes) - 1
     passes = []
     if iterative:
-        passes += [(sizes[0] + 1) * sizes[1]] * (CG_MAX_PRODUCTS + 1)
+        passes += [(sizes[0] + 1) * sizes[1] / input_interval] * (CG_MAX_PRODUCTS + 1)
     for layer in range(1, L):
         entries = sizes[layer + 1] * (sizes[layer] + 1) + (sizes[layer] + 1) ** 2 + 1
         if layer == 1:
-            entries += sizes[1] * (sizes[0] + 1)
+            entries += sizes[1] * (sizes[0] + 1) / input_interval
         passes.append(entries)
     passes.append(len(OUTPUT_STATS) + (sizes[1] * (sizes[0] + 1) if L == 1 else 0))
     return passes
 
 
-def bytes_per_sweep(sizes, iterative=False):
-    """Bytes each rank contributes to the sweep's data reductions."""
-    return 8 * sum(reduction_sizes(sizes, iterative))
+def bytes_per_sweep(sizes, iterative=False, input_interval=1):
+    """Bytes each rank contributes to the sweep's data reductions (the mean
+    per sweep with ``input_interval``, see :func:`reduction_sizes`)."""
+    return 8 * sum(reduction_sizes(sizes, iterative, input_interval))
 
 
 def state_bytes_per_sample(sizes, dtype, multipliers="all", weighted=False,
-                           stored_per_row=None):
+                           stored_per_row=None, input_interval=1):
     """Per-sample ADMM state of one shard: ``x``, targets, every ``z_l``, the
-    hidden ``a_l``, ``lambda``, and with ``multipliers='all'`` ``u_l, v_l``.
+    hidden ``a_l``, ``lambda``, with ``multipliers='all'`` ``u_l, v_l``, and
+    with ``input_interval`` above 1 the kept ``W_1 a_0 + b_1``.
     ``stored_per_row``: for sparse inputs, ``x`` is CSR (its values, 4-byte
     column indices, 8-byte row pointers) instead of ``d_0`` values."""
     hidden = sum(sizes[1:-1])
     entries = (sizes[-1] + sum(sizes[1:]) + hidden + sizes[-1]
-               + (2 * hidden if multipliers == "all" else 0) + (1 if weighted else 0))
+               + (2 * hidden if multipliers == "all" else 0) + (1 if weighted else 0)
+               + (sizes[1] if input_interval > 1 and len(sizes) > 2 else 0))
     itemsize = _ITEMSIZE[dtype]
     if stored_per_row is None:
         return (entries + sizes[0]) * itemsize
@@ -131,18 +138,21 @@ def prepared_solver(backend, X, Y, sizes, dtype, warmup=1, warmup_multipliers=Tr
         backend.release()
 
 
-def sweep_seconds(solver, backend, sweeps):
-    """Median seconds of ``sweeps`` sweeps (with multiplier steps)."""
+def sweep_seconds(solver, backend, sweeps, group=1):
+    """Median seconds per sweep (with multiplier steps) of ``sweeps`` runs
+    of ``group`` sweeps each (the solver's ``W_1`` interval: a group then
+    holds one solve of every layer)."""
     measured = []
     for _ in range(sweeps):
         start = time.perf_counter()
-        solver.step(backend, True)
-        measured.append(time.perf_counter() - start)
+        for _ in range(group):
+            solver.step(backend, True)
+        measured.append((time.perf_counter() - start) / group)
     return float(np.median(measured))
 
 
 def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, seed=0,
-              stored_per_row=None):
+              stored_per_row=None, input_interval=1):
     """Seconds per sweep ``c0 + c1 n`` of one serial rank, fitted to two sample
     sizes on this machine (random inputs and labels: the cost does not
     depend on the values; CSR with ``stored_per_row`` entries per row if
@@ -167,8 +177,9 @@ def calibrate(sizes, dtype, multipliers="all", rows=(4_000, 24_000), sweeps=3, s
         backend = SerialBackend()  # its running() holds BLAS to one thread
         with prepared_solver(backend, X, Y, sizes, dtype, alpha=1e-3,
                              multipliers=multipliers, loss="log_loss", beta=0.1,
-                             beta_hidden=0.1, gamma=0.3) as solver:
-            times.append(sweep_seconds(solver, backend, sweeps))
+                             beta_hidden=0.1, gamma=0.3,
+                             input_interval=input_interval) as solver:
+            times.append(sweep_seconds(solver, backend, sweeps, input_interval))
     c1 = (times[1] - times[0]) / (rows[1] - rows[0])
     return {"c0": max(times[0] - c1 * rows[0], 0.0), "c1": max(c1, 0.0), "rows": list(rows),
             "seconds": times}
@@ -230,6 +241,9 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
     sizes = layer_sizes(n_features, hidden, n_classes)
     stored = n_samples * (n_features if stored_per_row is None else stored_per_row)
     iterative = not prefers_direct(n_samples, n_features, stored, sizes[1])
+    mostly_zeros = (stored_per_row is not None
+                    and stored_per_row <= SPARSE_INPUT_DENSITY * n_features)
+    interval = resolve_interval("auto", sizes, mostly_zeros)
     a, b = INTERCONNECTS[interconnect]
     alpha = a if alpha is None else float(alpha)
     beta = b if beta is None else float(beta)
@@ -237,7 +251,8 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
     itemsize = _ITEMSIZE[dtype]
     runtime = _rss_bytes()  # before the calibration's arrays
     if calibration is None:
-        calibration = calibrate(sizes, dtype, multipliers, stored_per_row=stored_per_row)
+        calibration = calibrate(sizes, dtype, multipliers, stored_per_row=stored_per_row,
+                                input_interval=interval)
     row_bytes = (n_features * input_itemsize if stored_per_row is None
                  else stored_per_row * (input_itemsize + 4) + 8)
     # the d x d parts: four of each Gram's size (the sums, their reduction,
@@ -252,19 +267,20 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
         # encoded targets the estimator keeps during the fit
         "data": n_local * (row_bytes + 8 + 8 * sizes[-1]),
         "state": n_local * state_bytes_per_sample(sizes, dtype, multipliers,
-                                                  stored_per_row=stored_per_row),
+                                                  stored_per_row=stored_per_row,
+                                                  input_interval=interval),
         # the output refit's features F (the last hidden layer, forward pass)
         "refit": n_local * max(sizes[1:-1], default=0) * itemsize,
         "fixed": fixed,
         "runtime": runtime,
     }
-    per_sweep = bytes_per_sweep(sizes, iterative)
+    per_sweep = bytes_per_sweep(sizes, iterative, interval)
 
     def seconds(p):
         n = math.ceil(n_samples / p)
         compute = calibration["c0"] + calibration["c1"] * n
         comm = sum(allreduce_seconds(8 * m, p, alpha, beta) + allreduce_seconds(8, p, alpha, 0.0)
-                   for m in reduction_sizes(sizes, iterative))
+                   for m in reduction_sizes(sizes, iterative, interval))
         return compute, comm
 
     compute, comm = seconds(ranks)
@@ -275,6 +291,7 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
         "memory_bytes": memory, "memory_total_bytes": sum(memory.values()),
         "bytes_per_sweep": per_sweep,
         "reductions_per_sweep": len(reduction_sizes(sizes, iterative)),
+        "input_solve_interval": interval,
         "compute_seconds": compute, "allreduce_seconds": comm,
         "seconds_per_sweep": compute + comm, "communication_bound_ranks": bound,
         "alpha": alpha, "beta": beta, "calibration": calibration,
@@ -323,7 +340,9 @@ def format_plan(report):
     lines = [
         f"layers {report['layer_sizes']}, {report['ranks']} rank(s), "
         f"{report['samples_per_rank']:,} samples per rank, dtype {report['dtype']}, "
-        f"layer 1 solved {report['input_solve']}ly",
+        f"layer 1 solved {report['input_solve']}ly"
+        + ("" if report["input_solve_interval"] == 1
+           else f", every {report['input_solve_interval']} sweeps"),
         "memory per rank:",
         f"  data (input rows as held)   {mem['data'] / gib:9.3f} GiB",
         f"  per-sample ADMM state       {mem['state'] / gib:9.3f} GiB",
@@ -332,7 +351,7 @@ def format_plan(report):
         f"  interpreter and libraries   {mem['runtime'] / gib:9.3f} GiB (measured here)",
         f"  total                       {report['memory_total_bytes'] / gib:9.3f} GiB",
         f"reductions per sweep: {report['reductions_per_sweep']}, "
-        f"{report['bytes_per_sweep']:,} bytes per rank",
+        f"{report['bytes_per_sweep']:,.0f} bytes per rank (mean)",
         f"seconds per sweep: {report['seconds_per_sweep']:.4f} = compute "
         f"{report['compute_seconds']:.4f} (calibrated here) + allreduce "
         f"{report['allreduce_seconds']:.6f} (alpha {report['alpha']:.2g} s, "

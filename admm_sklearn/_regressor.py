@@ -83,7 +83,8 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
                  beta=1.0, beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
                  n_warmup_iter=20, n_polish_iter=200, tol=None, init="forward", init_scale=1.0,
                  multipliers="all", balance=True, start_fraction="auto",
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change="auto",
+                 input_solve_interval="auto", early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change="auto",
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False, deep_training="layerwise"):
         # every argument, by name, to the shared base (which stores them)

@@ -150,6 +150,8 @@ class Shard:
         self.u = []
         self.v = []
         self.polish = None  # (features, z_L, lambda) while the output polish runs
+        # W_1 a_0 + b_1 between two solves of W_1 (_input_schedule), else None
+        self.m_input = None
 
     @property
     def n_samples(self):
@@ -286,7 +288,7 @@ def transposed(W, dtype):
 
 
 def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activation, lam_scale,
-                        update_multipliers, scale=None, next_scale=None):
+                        update_multipliers, scale=None, next_scale=None, input_step=(True, True)):
     """Activation update (eq. 6) of a_l, then output update (eq. 7) of z_l.
 
     Both are row-local and need only ``W_l`` (solved just before) and
@@ -314,6 +316,13 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
     + u_l`` and ``W_l a_{l-1} - v_l``, then ``u_l += a_l - h(z_l)``, ``v_l +=
     z_l - W_l a_{l-1}``.
 
+    ``input_step = (solved, cross)``, for layer 1 only (see
+    :mod:`~admm_sklearn._input_schedule`): whether ``W_1`` was solved this
+    sweep, so that ``W_1 a_0 + b_1`` is formed anew (and kept in
+    ``shard.m_input`` when ``cross`` is off: the sweeps that do not solve
+    ``W_1`` read it there, times the unit scales, and multiply nothing by
+    the inputs), and whether the cross Gram the next solve needs is formed.
+
     Returns ``(cross_next, gram, penalty, cross)``: the Gram sums of the new
     ``a_l`` for the ``W_{l+1}`` update (``a_l`` and that layer's target do not
     change before it), the layer's penalty terms ``gamma ||a_l - h(z_l)||^2 +
@@ -332,11 +341,16 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
     # block while each is in cache, unless it is wider than a block (wide
     # inputs): then once over the shard, as a per-block sum would add a
     # whole d_1 x (d_0 + 1) array per block
-    cross_by_block = layer == 1 and z.shape[1] * (A.shape[1] + 1) <= _BLOCK_ENTRIES
+    solved, want_cross = input_step if layer == 1 else (True, False)
+    if layer == 1 and solved and not want_cross and shard.m_input is None:
+        shard.m_input = np.empty(z.shape, dtype=shard.dtype)
+    cross_by_block = (want_cross and layer == 1
+                      and z.shape[1] * (A.shape[1] + 1) <= _BLOCK_ENTRIES)
     cross = np.zeros((z.shape[1], A.shape[1] + 1) if cross_by_block else (0,))
     # ... except sparse inputs, which accumulate it block by block in
     # place, transposed, with no temporary (nor a copy of all of z_1's target)
-    sparse_cross = layer == 1 and not cross_by_block and isinstance(A, CenteredSparse)
+    sparse_cross = (want_cross and layer == 1 and not cross_by_block
+                    and isinstance(A, CenteredSparse))
     if sparse_cross:
         cross_sums = np.zeros((A.shape[1] + 1, z.shape[1]), dtype=shard.dtype)
     penalty = 0.0
@@ -356,8 +370,15 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
         # once per block: a view for dense inputs, a copy of the block's
         # stored entries for sparse ones
         inputs = A[rows]
-        m = inputs @ Wt
-        m += bt
+        if solved:
+            m = inputs @ Wt
+            m += bt
+            if layer == 1 and not want_cross:
+                shard.m_input[rows] = m
+        else:  # W_1 held since it was formed, up to the balancing's unit scales
+            m = shard.m_input[rows]
+            if scale is not None:
+                m *= scale
         block_penalty = _output_block(shard, layer, m, gamma, beta, activation,
                                       update_multipliers, rows)
         penalty += block_penalty if w is None else _weighted_penalty(
@@ -369,7 +390,7 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
                 shard, rows)), cross_sums)
     if sparse_cross:
         cross = A.center_sums(cross_sums).T
-    elif layer == 1 and not cross_by_block:
+    elif want_cross and layer == 1 and not cross_by_block:
         cross = cross_gram(A, _target(shard, 1, 0.0, slice(None)), w)
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
 

@@ -16,7 +16,7 @@ def _data(n=300, d=5, k=1, seed=0):
 
 
 def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n_warmup,
-                      multipliers="bregman", beta_hidden=None):
+                      multipliers="bregman", beta_hidden=None, input_interval=1):
     """Algorithm 1 written as in the paper: samples in columns, explicit
     pseudo-inverses of [a; 1], explicit inverses, scalar loops for z.
 
@@ -25,6 +25,8 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
     paper's ``<z_L, lam>`` for ``'bregman'``), each block minimised from its
     own first-order condition, not from the engine's scaled form. ``beta_l``
     is ``beta_hidden`` for the hidden constraints and ``beta`` for the output.
+    ``W_1`` is solved on the sweeps ``0, k, 2k, ...`` of ``input_interval=k``
+    only; every product is formed anew each sweep.
     """
     h, pieces = ACTIVATIONS[activation]
     L = len(sizes) - 1
@@ -61,7 +63,8 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
     for sweep in range(n_sweeps):
         for l in range(1, L):
             # argmin_W -<pull, W a> + beta_l ||z - W a||^2
-            Wb[l - 1] = lsq(z[l - 1] + pull(l) / (2 * bl(l)), a[l - 1])
+            if l > 1 or sweep % input_interval == 0:
+                Wb[l - 1] = lsq(z[l - 1] + pull(l) / (2 * bl(l)), a[l - 1])
             Wn, bn, bn1 = Wb[l][:, :-1], Wb[l][:, -1:], bl(l + 1)
             # 0 = mu + 2 gamma (a - h) - Wn^T pull - 2 beta_{l+1} Wn^T (z - Wn a - bn)
             M = np.linalg.inv(2 * bn1 * Wn.T @ Wn + 2 * gamma * np.eye(Wn.shape[1]))
@@ -98,24 +101,29 @@ def _reference_sweeps(X, Y, sizes, activation, beta, gamma, weights, n_sweeps, n
     return [(w[:, :-1], w[:, -1]) for w in Wb]
 
 
+@pytest.mark.parametrize("input_interval", [1, 3])
 @pytest.mark.parametrize("multipliers", ["bregman", "output", "all"])
 @pytest.mark.parametrize("hidden,activation", [((6,), "relu"), ((5, 4), "hard_sigmoid"),
                                                ((3, 7), "relu"), ((12, 10), "relu"),
                                                ((), "relu")])
-def test_engine_matches_naive_reference_algorithm(hidden, activation, multipliers):
+def test_engine_matches_naive_reference_algorithm(hidden, activation, multipliers,
+                                                  input_interval):
     # (6,), (5, 4): compiled eq. 6; (3, 7): direct form; (12, 10): residual
-    # form in NumPy (next layer wider than the compiled kernel's bound)
+    # form in NumPy (next layer wider than the compiled kernel's bound).
+    # input_interval=3: W_1 solved on sweeps 0 and 3 only; the sweeps between
+    # keep it and read W_1 a_0 + b_1 from the shards' copy, the sweep before
+    # a solve forms its cross Gram; the reference forms every product anew
     X, Y = _data(n=120, d=4)
     sizes = (4,) + hidden + (1,)
     rng = np.random.default_rng(1)
     weights = [(rng.normal(size=(o, i)), rng.normal(size=o) * 0.1)
                for i, o in zip(sizes[:-1], sizes[1:])]
     ref = _reference_sweeps(X, Y, sizes, activation, 1.5, 10.0, weights, 6, 3, multipliers,
-                            beta_hidden=0.4)
+                            beta_hidden=0.4, input_interval=input_interval)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64)
     solver = ADMMSolver(sizes, activation, beta=1.5, gamma=10.0, alpha=0.0,
-                        multipliers=multipliers, beta_hidden=0.4)
+                        multipliers=multipliers, beta_hidden=0.4, input_interval=input_interval)
     solver.initialize(backend, "forward", weights=weights)
     for sweep in range(6):
         solver.step(backend, update_multipliers=sweep >= 3)
@@ -124,18 +132,51 @@ def test_engine_matches_naive_reference_algorithm(hidden, activation, multiplier
         np.testing.assert_allclose(b, br, rtol=1e-7, atol=1e-9)
 
 
+class _SkippingSolver(ADMMSolver):
+    """Every product formed anew each sweep, W_1 solved every other sweep."""
+
+    def _solve_in_place(self, layer):
+        if layer == 1 and self.n_iter % 2:
+            return 0.0
+        return super()._solve_in_place(layer)
+
+
+@pytest.mark.parametrize("hidden", [(9,), (7, 5)])
+def test_held_input_layer_takes_the_balancing_scales(hidden):
+    # balancing rescales W_1's units every sweep, held or not: the shards'
+    # copy of W_1 a_0 + b_1 must take the same scales
+    X, Y = _data(n=400, d=6)
+    fits = []
+    for solver in (ADMMSolver((6,) + hidden + (1,), alpha=1e-3, multipliers="all",
+                              balance=True, input_interval=2),
+                   _SkippingSolver((6,) + hidden + (1,), alpha=1e-3, multipliers="all",
+                                   balance=True)):
+        backend = SerialBackend()
+        backend.scatter(X, Y, np.float64)
+        solver.initialize(backend, "forward", seed=2)
+        for sweep in range(12):
+            solver.step(backend, update_multipliers=sweep >= 3)
+        fits.append(solver.weights)
+    for (W, b), (W0, b0) in zip(*fits):
+        np.testing.assert_allclose(W, W0, rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(b, b0, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("input_interval", [1, 2])
 @pytest.mark.parametrize("loss", ["hinge", "log_loss"])
 @pytest.mark.parametrize("init", ["gaussian", "forward"])
 @pytest.mark.parametrize("hidden,activation,alpha", [
     ((20,), "relu", 0.0), ((8, 6), "relu", 1e-3), ((10,), "hard_sigmoid", 0.0),
     ((7,), "identity", 1e-2)])
 def test_penalty_objective_never_increases_without_multiplier_updates(
-        init, hidden, activation, alpha, loss):
+        init, hidden, activation, alpha, loss, input_interval):
     # with the log-loss the output update is one Newton step of its prox,
-    # a descent step on its block: the sweep must still never go uphill
+    # a descent step on its block: the sweep must still never go uphill,
+    # nor when a sweep keeps W_1 (input_interval=2)
     X, Y = _data(n=400, d=6)
     solver = ADMMSolver((6,) + hidden + (1,), activation, beta=1.0, gamma=10.0, alpha=alpha,
-                        beta_hidden=0.1 if len(hidden) > 1 else None, loss=loss)
+                        beta_hidden=0.1 if len(hidden) > 1 else None, loss=loss,
+                        input_interval=input_interval)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64)
     solver.initialize(backend, init, seed=3)
@@ -146,14 +187,16 @@ def test_penalty_objective_never_increases_without_multiplier_updates(
     assert objectives[-1] < objectives[0]
 
 
+@pytest.mark.parametrize("input_interval", [1, 2])
 @pytest.mark.parametrize("init", ["gaussian", "forward"])
-def test_joblib_shards_agree_with_serial_to_round_off(init):
+def test_joblib_shards_agree_with_serial_to_round_off(init, input_interval):
     X, Y = _data(n=1000, d=6, k=2)
     Y = np.column_stack([Y[:, 0], 1 - Y[:, 0]])
     fits = []
     for backend in (SerialBackend(), JoblibBackend(n_jobs=2), JoblibBackend(n_jobs=3)):
         backend.scatter(X, Y, np.float64)
-        solver = ADMMSolver((6, 12, 5, 2), "relu", alpha=1e-3, multipliers="all")
+        solver = ADMMSolver((6, 12, 5, 2), "relu", alpha=1e-3, multipliers="all",
+                            input_interval=input_interval)
         with backend.running():
             solver.initialize(backend, init, seed=11)
             for sweep in range(15):

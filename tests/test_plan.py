@@ -17,20 +17,24 @@ from admm_sklearn._plan import (
 CALIBRATION = {"c0": 1e-3, "c1": 1e-6}
 
 
-@pytest.mark.parametrize("hidden,classes,dtype,multipliers", [
-    ((13,), 2, "float32", "all"), ((11, 6), 4, "float64", "all"), ((9,), 3, "float32", "bregman")])
-def test_state_model_counts_every_array_of_a_shard(hidden, classes, dtype, multipliers):
+@pytest.mark.parametrize("hidden,classes,dtype,multipliers,interval", [
+    ((13,), 2, "float32", "all", 1), ((11, 6), 4, "float64", "all", 1),
+    ((9,), 3, "float32", "bregman", 1), ((13,), 2, "float32", "all", 2)])
+def test_state_model_counts_every_array_of_a_shard(hidden, classes, dtype, multipliers,
+                                                    interval):
     n, d = 500, 7
     sizes = layer_sizes(d, hidden, classes)
     rng = np.random.default_rng(0)
     backend = SerialBackend()
     backend.scatter(rng.normal(size=(n, d)), np.zeros((n, sizes[-1])), dtype)
-    solver = ADMMSolver(sizes, dtype=dtype, multipliers=multipliers)
+    solver = ADMMSolver(sizes, dtype=dtype, multipliers=multipliers, input_interval=interval)
     solver.initialize(backend, "forward", seed=0)
+    solver.step(backend, True)  # a held W_1's products are kept from the first sweep
     shard = backend.shards[0]
     arrays = [shard.x, shard.y, shard.lam, *shard.a, *shard.z, *shard.u, *shard.v]
-    assert sum(a.nbytes for a in arrays) == n * state_bytes_per_sample(sizes, dtype,
-                                                                        multipliers)
+    arrays += [] if shard.m_input is None else [shard.m_input]
+    assert sum(a.nbytes for a in arrays) == n * state_bytes_per_sample(
+        sizes, dtype, multipliers, input_interval=interval)
 
 
 def test_bytes_per_sweep_for_the_papers_higgs_network():
@@ -112,5 +116,11 @@ def test_plan_for_wide_sparse_inputs_solves_layer_1_iteratively():
     assert sparse["bytes_per_sweep"] > bytes_per_sweep(sparse["layer_sizes"])  # CG products
     narrow = plan(10_000, 20, (100,), 2, 1, calibration=CALIBRATION, stored_per_row=3)
     assert narrow["input_solve"] == "direct"
+    # sparse data keep every sweep's solve; wide dense inputs hold W_1
+    assert sparse["input_solve_interval"] == narrow["input_solve_interval"] == 1
+    images = plan(10_000, 784, (100,), 10, 1, calibration=CALIBRATION)
+    assert images["input_solve_interval"] == 2
+    assert images["bytes_per_sweep"] == bytes_per_sweep(images["layer_sizes"],
+                                                        input_interval=2)
     with pytest.raises(ValueError, match="stored entries per row"):
         plan(1000, 20, (100,), 2, 1, calibration=CALIBRATION, stored_per_row=21)

@@ -206,11 +206,15 @@ def test_interrupted_fit_leaves_fitted_model_intact(data, monkeypatch):
     np.testing.assert_array_equal(clf.decision_function(X), before)
 
 
-@pytest.mark.parametrize("backend", ["serial", "joblib"])
-def test_warm_start_ten_plus_ten_equals_twenty(data, backend):
+@pytest.mark.parametrize("backend,input_interval", [("serial", 1), ("joblib", 1),
+                                                    ("joblib", 3)])
+def test_warm_start_ten_plus_ten_equals_twenty(data, backend, input_interval):
+    # interval 3: the second fit resumes inside a cycle, from the shards'
+    # copy of W_1 a_0 + b_1
     X, y = data
     params = dict(hidden_layer_sizes=(8,), tol=0.0, random_state=0, backend=backend,
-                  n_jobs=2, n_warmup_iter=5, dtype="float64")
+                  n_jobs=2, n_warmup_iter=5, dtype="float64",
+                  input_solve_interval=input_interval)
     once = ADMMClassifier(max_iter=20, **params).fit(X, y)
     split = ADMMClassifier(max_iter=10, warm_start=True, **params).fit(X, y)
     split.fit(X, y)

@@ -32,4 +32,17 @@ for hidden, k in (((13,), 1), ((11, 6), 4)):
     solver.step(backend, True)
     assert backend.counted == reduction_sizes(sizes), (backend.counted, reduction_sizes(sizes))
     assert 8 * sum(backend.counted) == bytes_per_sweep(sizes)
+# W_1 solved every other sweep: its cross Gram reduces on every second sweep
+sizes = (7, 13, 1)
+Y = rng.integers(0, 2, (300, 1)).astype(float)
+backend = CountingBackend()
+backend.counted = []
+backend.scatter(X, Y, np.float32)
+solver = ADMMSolver(sizes, alpha=1e-3, dtype=np.float32, multipliers="all", loss="log_loss",
+                    input_interval=2)
+solver.initialize(backend, "forward", seed=0)
+backend.counted = []
+solver.step(backend, True)
+solver.step(backend, True)
+assert 8 * sum(backend.counted) == 2 * bytes_per_sweep(sizes, input_interval=2)
 print(f"rank {comm.Get_rank()}: OK", flush=True)

@@ -27,6 +27,7 @@ local = slice(bounds[rank], bounds[rank + 1])
 # the serial fit of the same rows dense. "iterative": the same with 7% of the
 # entries non-zero (layer 1's ridge for sparse data) and layer 1 solved by
 # conjugate gradients, whose products reduce over the ranks.
+# "held_input": each stage's first layer solved every third sweep only.
 # Two hidden layers, layer by layer (the default) unless "joint"; three in
 # "depth3".
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
@@ -38,6 +39,8 @@ if init == "depth3":
     params["hidden_layer_sizes"] = (12, 7, 5)
 if init == "subset":
     params["start_fraction"] = 0.5
+if init == "held_input":  # W_1 solved every third sweep, held between
+    params["input_solve_interval"] = 3
 if init == "early_stopping":
     params.update(early_stopping=True, n_iter_no_change=10, max_iter=60)
 if init == "stopping":
