@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
+from ._constant_inputs import varying_columns, widen
 from ._dask_input import encode_chunks, is_dask_collection
 from ._engine import ADMMSolver, forward
 from ._input_solve import RIDGE_FAN_IN
@@ -55,6 +56,8 @@ class _Fit:
         self.resume_allowed = bool(est.warm_start and resume_allowed)
         self.max_iter = est.max_iter if max_iter is None else max_iter
         self.stop_on_training_loss = est.tol is not None
+        # the inputs that vary (_constant_inputs; None: all), set per _train
+        self.keep, self.n_features = None, None
 
     def _input_moments(self, X):
         """``(shift, n_rows)``: the column means of the training inputs over
@@ -71,15 +74,22 @@ class _Fit:
 
     def _on_raw_inputs(self, weights, sign=-1.0):
         """Weights on ``x - shift`` as weights on ``x`` (``sign=-1``: ``b_1 -
-        W_1 shift``), or back (``sign=+1``)."""
+        W_1 shift``), or back (``sign=+1``), both on the kept inputs."""
         W, b = weights[0]
         return [(W, b + sign * (W @ self.shift))] + list(weights[1:])
+
+    def _on_all_inputs(self, weights):
+        """Weights on the raw kept inputs as weights on every raw input."""
+        if self.keep is None:
+            return weights
+        W, b = weights[0]
+        return [(widen(W, self.keep, self.n_features), b)] + list(weights[1:])
 
     def _validate(self, weights, X, Y, w):
         """``(score, loss)`` of the network ``weights`` (encoded units) on the
         held-out rows ``X`` with encoded targets ``Y``: the estimator's score
         and the fit's own loss per unit of sample weight."""
-        weights = self._on_raw_inputs(weights)
+        weights = self._on_all_inputs(self._on_raw_inputs(weights))
         coefs = [W.T for W, _ in weights]
         outputs = forward(X, coefs, [b for _, b in weights], self.est.activation)
         loss_sums = np.array([LOSSES[self.est.loss].value(Y, outputs, w),
@@ -120,7 +130,8 @@ class _Fit:
         fingerprint = _fingerprint(X, y, sample_weight)
         history = _new_history()
         kept = getattr(est, "_solver", None) if self.resume_allowed else None
-        resume = (selection is None and kept is not None and kept.layer_sizes == sizes
+        resume = (selection is None and kept is not None
+                  and kept.layer_sizes[1:] == sizes[1:]
                   and getattr(est, "_train_fingerprint", None) == fingerprint)
         if resume and est.history_ is not None:
             history = {k: list(est.history_[k]) for k in history}
@@ -185,6 +196,11 @@ class _Fit:
         est, backend = self.est, self.backend
         dask_input = is_dask_collection(X)
         self.shift, n_rows = self._input_moments(X)
+        self.n_features = X.shape[1]
+        self.keep = varying_columns(X, self.shift, n_rows, backend)
+        if self.keep is not None:  # a copy of the varying columns, scattered below
+            X, self.shift = X[:, self.keep], self.shift[self.keep]
+            sizes = (X.shape[1],) + tuple(sizes[1:])
         solver = resume if resume is not None else self._new_solver(sizes)
         start = None if resume is not None else self._warm_start_weights()
         if start is None and resume is None and not dask_input:
@@ -199,6 +215,7 @@ class _Fit:
             backend.scatter_chunks(X, Y, sample_weight, self.dtype, self.shift)
         else:
             backend.scatter(X, Y, self.dtype, sample_weight, self.shift)
+        del X  # the shards hold their own copy (of the varying columns)
         try:
             with backend.running():
                 if resume is None:
@@ -230,6 +247,8 @@ class _Fit:
         if [c.shape[1] for c in est.coefs_[below:-1]] != list(self.hidden):
             return None
         weights = [(W.T, b) for W, b in zip(est.coefs_[below:], est.intercepts_[below:])]
+        if self.keep is not None:
+            weights[0] = (weights[0][0][:, self.keep], weights[0][1])
         weights = self._on_raw_inputs(weights, sign=1.0)
         weights[-1] = self.targets.from_raw(*weights[-1])
         return weights
@@ -371,7 +390,8 @@ class _Fit:
     def _network(self, weights):
         """The fitted attributes that predict: ``weights`` (encoded units, on
         shifted inputs) in the user's units, and the targets' attributes."""
-        weights = self._on_raw_inputs(weights[:-1] + [self.targets.to_raw(*weights[-1])])
+        weights = self._on_all_inputs(
+            self._on_raw_inputs(weights[:-1] + [self.targets.to_raw(*weights[-1])]))
         return {
             **self.targets.attributes(),
             # float64 whatever the state's dtype: the first layer's bias

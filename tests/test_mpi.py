@@ -39,7 +39,7 @@ def run_mpi(script, *args, n=2):
 
 @pytest.mark.parametrize("init", ["forward", "gaussian", "subset", "early_stopping", "joint",
                                   "depth3", "stopping", "sparse", "iterative",
-                                  "held_input"])
+                                  "held_input", "constant_columns"])
 def test_mpi_fit_equals_serial_fit_on_all_rows(init):
     proc = run_mpi("fit_agrees.py", init)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -15,6 +15,9 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(900, 6))
 y = np.where(X[:, 0] * X[:, 1] > 0, "yes", "no").astype("<U5")
 y[X[:, 2] > 1.2] = "maybe"
+if init == "constant_columns":  # constant everywhere, and on rank 0's rows only
+    X[:, 0] = 2.5
+    X[: len(X) // 2, 3] = 0.0
 bounds = np.linspace(0, len(X), size + 1).astype(int)
 local = slice(bounds[rank], bounds[rank + 1])
 # "subset": the first sweeps on a random half of the rows, drawn by global
@@ -28,6 +31,8 @@ local = slice(bounds[rank], bounds[rank + 1])
 # entries non-zero (layer 1's ridge for sparse data) and layer 1 solved by
 # conjugate gradients, whose products reduce over the ranks.
 # "held_input": each stage's first layer solved every third sweep only.
+# "constant_columns": a column constant on every rank is left out, one
+# constant on one rank only is kept, as the serial fit of all rows does.
 # Two hidden layers, layer by layer (the default) unless "joint"; three in
 # "depth3".
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
@@ -69,4 +74,6 @@ if rank == 0:
     if init == "stopping":  # the rule ended a stage early (budgets: 400 + 200 sweeps)
         assert mpi.n_iter_ == serial.n_iter_ < 600, mpi.n_iter_
     assert np.array_equal(mpi.predict(X), serial.predict(X))
+    if init == "constant_columns":
+        assert np.all(mpi.coefs_[0][0] == 0.0) and np.all(mpi.coefs_[0][3] != 0.0)
 print(f"rank {rank}: OK", flush=True)
