@@ -192,3 +192,29 @@ def test_a_worker_killed_mid_fit_raises_within_60_s_and_keeps_the_old_model():
         assert time.perf_counter() - start < 60
         for c, c0 in zip(clf.coefs_, before):
             np.testing.assert_array_equal(c, c0)
+
+
+class _LostActor:
+    """An actor whose worker is gone: the call itself is refused."""
+
+    def __getattr__(self, key):
+        raise RuntimeError("Worker holding Actor was lost.  Status: error")
+
+
+class _Done:
+    def result(self, timeout=None):
+        return (np.zeros(1),)
+
+
+class _LiveActor:
+    def run(self, fn, *args):
+        return _Done()
+
+
+def test_a_call_refused_by_a_lost_actor_is_a_worker_lost_error():
+    # the engine's clean-up pass after a lost worker's first error reaches
+    # the dead actor again: that must still read as the worker lost
+    backend = DaskBackend(client=None)
+    backend.shards = [(None, _LiveActor()), (None, _LostActor())]
+    with pytest.raises(WorkerLostError, match="could not be sent"):
+        backend.map(lambda shard: None)

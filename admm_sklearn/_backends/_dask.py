@@ -208,8 +208,15 @@ class DaskBackend(Backend):
 
     # -- passes -----------------------------------------------------------
     def map(self, fn, *args):
-        calls = [actor.run(fn, *args) for _, actor in self.shards]
-        results, error = [], None
+        calls, error = [], None
+        for _, actor in self.shards:
+            try:
+                calls.append(actor.run(fn, *args))
+            except Exception as exc:  # an actor whose worker is gone refuses the call
+                # itself (RuntimeError "Worker holding Actor was lost"), e.g. in
+                # the engine's clean-up pass after a lost worker's first error
+                error = error or OSError(f"the call could not be sent: {exc}")
+        results = []
         for call in calls:  # wait for every call, so none is left in flight
             try:
                 results.append(call.result(timeout=self.timeout))
