@@ -281,7 +281,7 @@ class ADMMSolver:
             W_standard, b_standard = self._solve_layer(1, raw=False)
             W, b = old, np.empty(old.shape[0])
         else:
-            self.weights[layer - 1] = W, b = self._solve_layer(layer)
+            W, b = self._solve_layer(layer)
         change = norm = 0.0
         for units in _shard.row_blocks(*W.shape, min_rows=1):
             if layer == 1:

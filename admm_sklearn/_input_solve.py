@@ -277,7 +277,7 @@ def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=
     counts, colsum, sqsum = backend.map_sum(_shard.input_moments)
     n, rows, stored, nonzeros = (float(c) for c in counts)
     d = colsum.shape[0]
-    mostly_zeros = nonzeros <= SPARSE_INPUT_DENSITY * rows * d
+    mostly_zeros = is_mostly_zeros(nonzeros, rows, d)
     coordinates = InputCoordinates(n, colsum, sqsum, uniform=mostly_zeros)
     ridge_factor = (SPARSE_INPUT_RIDGE if mostly_zeros
                     else 1.0 if fan_in is None else max(1.0, d / fan_in))
@@ -285,6 +285,12 @@ def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=
     if direct:
         return DirectInputSolve(backend, coordinates, ridge_factor)
     return IterativeInputSolve(backend, coordinates, ridge_factor, dtype)
+
+
+def is_mostly_zeros(nonzeros, rows, d):
+    """Whether ``rows x d`` inputs with ``nonzeros`` non-zero entries are
+    sparse data (``SPARSE_INPUT_DENSITY``), however they are stored."""
+    return nonzeros <= SPARSE_INPUT_DENSITY * rows * d
 
 
 def prefers_direct(rows, d, stored, k):

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._input_schedule import resolve_interval
-from ._input_solve import CG_MAX_PRODUCTS, SPARSE_INPUT_DENSITY, prefers_direct
+from ._input_solve import CG_MAX_PRODUCTS, is_mostly_zeros, prefers_direct
 from ._shard import OUTPUT_STATS
 
 #: ``(alpha seconds, beta seconds per byte)`` of the allreduce model.
@@ -241,8 +241,8 @@ def plan(n_samples, n_features, hidden=(300,), n_classes=2, ranks=1, dtype="floa
     sizes = layer_sizes(n_features, hidden, n_classes)
     stored = n_samples * (n_features if stored_per_row is None else stored_per_row)
     iterative = not prefers_direct(n_samples, n_features, stored, sizes[1])
-    mostly_zeros = (stored_per_row is not None
-                    and stored_per_row <= SPARSE_INPUT_DENSITY * n_features)
+    mostly_zeros = stored_per_row is not None and is_mostly_zeros(stored, n_samples,
+                                                                   n_features)
     interval = resolve_interval("auto", sizes, mostly_zeros)
     a, b = INTERCONNECTS[interconnect]
     alpha = a if alpha is None else float(alpha)

@@ -342,15 +342,15 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
     # inputs): then once over the shard, as a per-block sum would add a
     # whole d_1 x (d_0 + 1) array per block
     solved, want_cross = input_step if layer == 1 else (True, False)
-    if layer == 1 and solved and not want_cross and shard.m_input is None:
+    # W_1 held on the next sweep: keep its product with the inputs
+    keep_product = layer == 1 and solved and not want_cross
+    if keep_product and shard.m_input is None:
         shard.m_input = np.empty(z.shape, dtype=shard.dtype)
-    cross_by_block = (want_cross and layer == 1
-                      and z.shape[1] * (A.shape[1] + 1) <= _BLOCK_ENTRIES)
+    cross_by_block = want_cross and z.shape[1] * (A.shape[1] + 1) <= _BLOCK_ENTRIES
     cross = np.zeros((z.shape[1], A.shape[1] + 1) if cross_by_block else (0,))
     # ... except sparse inputs, which accumulate it block by block in
     # place, transposed, with no temporary (nor a copy of all of z_1's target)
-    sparse_cross = (want_cross and layer == 1 and not cross_by_block
-                    and isinstance(A, CenteredSparse))
+    sparse_cross = want_cross and not cross_by_block and isinstance(A, CenteredSparse)
     if sparse_cross:
         cross_sums = np.zeros((A.shape[1] + 1, z.shape[1]), dtype=shard.dtype)
     penalty = 0.0
@@ -373,7 +373,7 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
         if solved:
             m = inputs @ Wt
             m += bt
-            if layer == 1 and not want_cross:
+            if keep_product:
                 shard.m_input[rows] = m
         else:  # W_1 held since it was formed, up to the balancing's unit scales
             m = shard.m_input[rows]
@@ -390,7 +390,7 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
                 shard, rows)), cross_sums)
     if sparse_cross:
         cross = A.center_sums(cross_sums).T
-    elif want_cross and layer == 1 and not cross_by_block:
+    elif want_cross and not cross_by_block:
         cross = cross_gram(A, _target(shard, 1, 0.0, slice(None)), w)
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
 
