@@ -85,6 +85,10 @@ class ADMMSolver:
         Layer 1's ridge is ``max(1, d_0 / ridge_fan_in)`` times the others'
         for dense inputs (``None``: not scaled); see
         :func:`~admm_sklearn._input_solve.make_input_solve`.
+    input_scale : {'per_feature', 'uniform'}
+        Layer 1 is solved on centred inputs, each divided by its own standard
+        deviation, or all by one scale (inputs that are a fitted layer's
+        units; sparse inputs get it either way).
     input_interval : int or 'auto'
         Sweeps between two solves of ``W_1`` (the others keep it); ``'auto'``:
         every other sweep on wide dense inputs, else every sweep
@@ -101,7 +105,7 @@ class ADMMSolver:
     def __init__(self, layer_sizes, activation="relu", beta=1.0, gamma=10.0,
                  alpha=0.0, dtype=np.float64, multipliers="bregman", beta_hidden=None,
                  loss="hinge", balance=False, ridge_max_samples=None, input_solve="auto",
-                 ridge_fan_in=None, input_interval=1):
+                 ridge_fan_in=None, input_interval=1, input_scale="per_feature"):
         self.layer_sizes = tuple(int(d) for d in layer_sizes)
         self.activation = activation
         self.beta = float(beta)
@@ -119,6 +123,7 @@ class ADMMSolver:
         self.n_samples = 0
         self.input_solve = input_solve
         self.ridge_fan_in = ridge_fan_in
+        self.input_scale = input_scale
         self.input_interval = input_interval
         self._interval = 1  # input_interval resolved, by initialize
         self._input = None  # the layer-1 solve (_input_solve), made by initialize
@@ -174,7 +179,8 @@ class ADMMSolver:
         multiplied by ``init_scale``).
         """
         self._input = make_input_solve(backend, self.layer_sizes[1], self.input_solve,
-                                       self.dtype, self.ridge_fan_in)
+                                       self.dtype, self.ridge_fan_in,
+                                       self.input_scale == "uniform")
         # the total sample weight: the row count when unweighted
         self.n_samples = self._input.coordinates.n
         self._interval = resolve_interval(self.input_interval, self.layer_sizes,

@@ -258,7 +258,8 @@ class IterativeInputSolve(_InputSolve):
         return (start[:-1].T, start[-1]), products + 1
 
 
-def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=None):
+def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=None,
+                     uniform_scale=False):
     """The input layer's solve for this fit: ``'direct'``, ``'iterative'``,
     or ``'auto'`` (:func:`prefers_direct`). ``n_outputs``: the width of
     layer 1; ``dtype``: the state's (the iterative solve's iterates).
@@ -273,12 +274,18 @@ def make_input_solve(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=
     model) are centred but keep their columns' relative sizes (one scale
     for all) and get ``SPARSE_INPUT_RIDGE`` times the engine's ridge on
     layer 1, whichever path solves it.
+
+    ``uniform_scale=True`` gives any inputs that one scale for all: the
+    estimators ask it for the upper stages of a layer-wise fit, whose inputs
+    are a fitted layer's units. Their sizes carry what that layer learnt (a
+    unit that barely fires is mostly noise), which standardising each one
+    would erase (``docs/what_we_tried.rst``, "Depth").
     """
     counts, colsum, sqsum = backend.map_sum(_shard.input_moments)
     n, rows, stored, nonzeros = (float(c) for c in counts)
     d = colsum.shape[0]
     mostly_zeros = is_mostly_zeros(nonzeros, rows, d)
-    coordinates = InputCoordinates(n, colsum, sqsum, uniform=mostly_zeros)
+    coordinates = InputCoordinates(n, colsum, sqsum, uniform=mostly_zeros or uniform_scale)
     ridge_factor = (SPARSE_INPUT_RIDGE if mostly_zeros
                     else 1.0 if fan_in is None else max(1.0, d / fan_in))
     direct = solve == "direct" or (solve == "auto" and prefers_direct(rows, d, stored, n_outputs))

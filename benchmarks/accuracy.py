@@ -123,6 +123,13 @@ def _parity(n=6000, d=10, seed=0):
     return X, (np.prod(X[:, :3], axis=1) > 0).astype(int)
 
 
+def _checkerboard(n=20_000, d=10, cells=4, seed=0):
+    """label = colour of a ``cells`` x ``cells`` checkerboard in the first 2
+    of ``d`` uniform coordinates (the rest carry nothing)."""
+    X = np.random.default_rng(seed).uniform(0.0, 1.0, (n, d))
+    return X, (np.floor(cells * X[:, 0]) + np.floor(cells * X[:, 1])).astype(int) % 2
+
+
 #: The hard tier (``--hard``): non-linear, many-class or real data on which
 #: the earlier defaults underfit (issue 12).
 HARD = {
@@ -131,6 +138,14 @@ HARD = {
     "spirals": _spirals,
     "parity_3_of_10": _parity,
     "digits_10": lambda: skd.load_digits(return_X_y=True),
+}
+
+
+#: Sets outside the tiers, by name only (``--datasets``): a probe of depth
+#: that no default was chosen on (a 4 x 4 checkerboard needs two layers'
+#: worth of regions, and 8 of its 10 inputs are noise).
+PROBES = {
+    "checkerboard_2_of_10": _checkerboard,
 }
 
 
@@ -203,7 +218,7 @@ PREPROCESS = {
 def load(name):
     """``(X, y)`` of a suite, holdout, hard-tier or large set; ``None`` if its
     file is missing."""
-    for table in (HOLDOUT, HARD, LARGE, REGRESSION_HOLDOUT, WIDE):
+    for table in (HOLDOUT, HARD, LARGE, REGRESSION_HOLDOUT, WIDE, PROBES):
         if name in table:
             return table[name]()
     if name in REGRESSION_REAL:

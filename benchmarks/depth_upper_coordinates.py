@@ -9,8 +9,9 @@ and training accuracy::
 
     python benchmarks/depth_upper_coordinates.py uniform 0 spirals,parity_3_of_10 100,100
 
-(``base`` for the defaults.) Not the defaults: see docs/what_we_tried.rst,
-"Depth".
+(``base`` for the defaults, which give the upper stages ``uniform``
+since 2026-12-04; ``perfeature`` for one scale per feature, the default
+before.) See docs/what_we_tried.rst, "Depth".
 """
 import sys, time, warnings
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
@@ -24,8 +25,11 @@ if len(sys.argv) < 4:
 mode = sys.argv[1]; seed = int(sys.argv[2]); names = sys.argv[3].split(",")
 hidden = tuple(int(h) for h in sys.argv[4].split(",")) if len(sys.argv) > 4 else (100, 100)
 orig = _input_solve.make_input_solve
-def patched(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=None):
-    made = orig(backend, n_outputs, solve, dtype, fan_in)
+def patched(backend, n_outputs, solve="auto", dtype=np.float64, fan_in=None,
+            uniform_scale=False):
+    if mode == "perfeature":  # the upper stages as before uniform_scale
+        uniform_scale = False
+    made = orig(backend, n_outputs, solve, dtype, fan_in, uniform_scale)
     if fan_in is None and mode != "base":  # an upper stage
         c = made.coordinates
         if mode == "uniform":

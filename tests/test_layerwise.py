@@ -47,6 +47,33 @@ def test_each_stage_fits_one_hidden_layer_on_the_features_below(monkeypatch):
     assert clf.n_layers_ == 5
 
 
+def test_upper_stages_solve_on_one_input_scale_and_no_fan_in_ridge(monkeypatch):
+    from admm_sklearn import _engine
+    from admm_sklearn._input_solve import RIDGE_FAN_IN
+
+    made = []
+    make = _engine.make_input_solve
+
+    def spy(*args, **kwargs):
+        solve = make(*args, **kwargs)
+        made.append(solve)
+        return solve
+
+    monkeypatch.setattr(_engine, "make_input_solve", spy)
+    X, y = _xor(400)
+    X = X * np.array([1.0, 10.0, 0.1, 1.0, 3.0])  # columns of unequal sizes
+    ADMMClassifier((8, 6, 5), backend="serial", **FAST).fit(X, y)
+    assert len(made) == 3
+    # the network's own inputs: each standardised, the fan-in ridge
+    first = made[0].coordinates
+    assert not first.uniform and np.ptp(first.D) > 1.0
+    assert made[0].ridge_factor == max(1.0, X.shape[1] / RIDGE_FAN_IN)
+    # a fitted layer's units keep their relative sizes: one scale for all
+    for upper in made[1:]:
+        assert upper.coordinates.uniform and np.ptp(upper.coordinates.D) == 0.0
+        assert upper.ridge_factor == 1.0
+
+
 def test_two_hidden_layers_fit_better_than_one_on_a_nonlinear_set():
     X, y = _xor(2000)
     params = dict(random_state=0, max_iter=300)
