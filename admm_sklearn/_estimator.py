@@ -290,6 +290,11 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
 
     #: ``y`` may have several columns (regression); its values are numbers.
     _multi_output = False
+    #: How the stages above the first of a layer-wise fit scale the units
+    #: they read (``ADMMSolver``'s ``input_scale``): one scale for all keeps
+    #: a unit that barely fires small under the ridge, against overfitting
+    #: (docs/what_we_tried.rst, "Depth").
+    _upper_input_scale = "uniform"
 
     @abstractmethod
     def __init__(self, *, hidden_layer_sizes, activation, loss, beta, beta_hidden, gamma,

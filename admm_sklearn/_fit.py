@@ -231,14 +231,14 @@ class _Fit:
     def _new_solver(self, sizes):
         est = self.est
         # the fan-in ridge for the network's own inputs, not for the features
-        # an upper stage of a layer-wise fit reads (_input_solve.RIDGE_FAN_IN);
-        # those keep their relative sizes (_input_solve.make_input_solve)
+        # an upper stage of a layer-wise fit reads (_input_solve.RIDGE_FAN_IN),
+        # which the classifier scales as one (BaseADMM._upper_input_scale)
         return ADMMSolver(sizes, est.activation, est._resolved_beta(sizes[-1]), est.gamma,
                           est.alpha, self.dtype, est.multipliers, est.beta_hidden, est.loss,
                           est.balance, RIDGE_MAX_SAMPLES,
                           ridge_fan_in=None if self.frozen else RIDGE_FAN_IN,
                           input_interval=est.input_solve_interval,
-                          input_scale="uniform" if self.frozen else "per_feature")
+                          input_scale=est._upper_input_scale if self.frozen else "per_feature")
 
     def _warm_start_weights(self):
         """The fitted network (as the solver's weights) when ``warm_start``

@@ -47,7 +47,11 @@ def test_each_stage_fits_one_hidden_layer_on_the_features_below(monkeypatch):
     assert clf.n_layers_ == 5
 
 
-def test_upper_stages_solve_on_one_input_scale_and_no_fan_in_ridge(monkeypatch):
+@pytest.mark.parametrize("estimator, upper_uniform",
+                         [(ADMMClassifier, True), (ADMMRegressor, False)])
+def test_upper_stages_input_scale_and_no_fan_in_ridge(monkeypatch, estimator, upper_uniform):
+    """The classifier's upper stages read their units on one scale for all,
+    the regressor's each on its own; neither gets the fan-in ridge."""
     from admm_sklearn import _engine
     from admm_sklearn._input_solve import RIDGE_FAN_IN
 
@@ -62,15 +66,15 @@ def test_upper_stages_solve_on_one_input_scale_and_no_fan_in_ridge(monkeypatch):
     monkeypatch.setattr(_engine, "make_input_solve", spy)
     X, y = _xor(400)
     X = X * np.array([1.0, 10.0, 0.1, 1.0, 3.0])  # columns of unequal sizes
-    ADMMClassifier((8, 6, 5), backend="serial", **FAST).fit(X, y)
+    estimator(hidden_layer_sizes=(8, 6, 5), backend="serial", **FAST).fit(X, y)
     assert len(made) == 3
     # the network's own inputs: each standardised, the fan-in ridge
     first = made[0].coordinates
     assert not first.uniform and np.ptp(first.D) > 1.0
     assert made[0].ridge_factor == max(1.0, X.shape[1] / RIDGE_FAN_IN)
-    # a fitted layer's units keep their relative sizes: one scale for all
     for upper in made[1:]:
-        assert upper.coordinates.uniform and np.ptp(upper.coordinates.D) == 0.0
+        assert upper.coordinates.uniform == upper_uniform
+        assert (np.ptp(upper.coordinates.D) == 0.0) == upper_uniform
         assert upper.ridge_factor == 1.0
 
 
