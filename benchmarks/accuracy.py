@@ -231,6 +231,16 @@ def load(name):
     return load_dataset(name)
 
 
+def standardised_split(X, y, seed, stratify=True):
+    """``(X_tr, X_te, y_tr, y_te)``: the harness's 75/25 split (stratified by
+    ``y`` unless ``stratify=False``) with ``X`` standardised on the training
+    rows, for the scripts that fit on arrays rather than a Pipeline."""
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=seed,
+                                              stratify=y if stratify else None)
+    scaler = StandardScaler().fit(X_tr)
+    return scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te
+
+
 def parse_candidate(text):
     params = {}
     for item in filter(None, text.split(",")):

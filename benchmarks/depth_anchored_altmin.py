@@ -22,9 +22,7 @@ docs/what_we_tried.rst, "Depth".
 import sys, warnings
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import numpy as np
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
-from accuracy import load
+from accuracy import load, standardised_split
 from admm_sklearn import ADMMClassifier
 warnings.simplefilter("ignore")
 if len(sys.argv) < 8:
@@ -32,8 +30,7 @@ if len(sys.argv) < 8:
 name, seed = sys.argv[1], int(sys.argv[2]); hidden = tuple(int(h) for h in sys.argv[3].split(","))
 beta, gamma, rho, sweeps = (float(v) for v in sys.argv[4:8])
 X, y = load(name)
-Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
-sc = StandardScaler().fit(Xtr); Xtr = sc.transform(Xtr); Xte = sc.transform(Xte)
+Xtr, Xte, ytr, yte = standardised_split(X, y, seed)
 clf = ADMMClassifier(random_state=seed, hidden_layer_sizes=hidden).fit(Xtr, ytr)
 print("layerwise", clf.score(Xte, yte), clf.score(Xtr, ytr), flush=True)
 Ws = [c.T.copy() for c in clf.coefs_]; bs = [b.copy() for b in clf.intercepts_]

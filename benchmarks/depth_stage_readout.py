@@ -20,14 +20,12 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from admm_sklearn import ADMMClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import load  # noqa: E402
+from accuracy import load, standardised_split  # noqa: E402
 
 
 def main():
@@ -39,10 +37,7 @@ def main():
     rows = []
     for name in args.datasets.split(","):
         X, y = load(name)
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                  random_state=0)
-        scaler = StandardScaler().fit(X_tr)
-        X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+        X_tr, X_te, y_tr, y_te = standardised_split(X, y, 0)
         first = {"admm": ADMMClassifier(random_state=0).fit(X_tr, y_tr),
                  "mlp": MLPClassifier(random_state=0).fit(X_tr, y_tr)}
         for source, model in first.items():

@@ -16,9 +16,7 @@ before.) See docs/what_we_tried.rst, "Depth".
 import sys, time, warnings
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import numpy as np
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
-from accuracy import load
+from accuracy import load, standardised_split
 from admm_sklearn import ADMMClassifier, _engine, _input_solve
 if len(sys.argv) < 4:
     sys.exit(__doc__)
@@ -44,8 +42,7 @@ _engine.make_input_solve = patched
 warnings.simplefilter("ignore")
 for name in names:
     X, y = load(name)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
-    sc = StandardScaler().fit(Xtr); Xtr = sc.transform(Xtr); Xte = sc.transform(Xte)
+    Xtr, Xte, ytr, yte = standardised_split(X, y, seed)
     clf = ADMMClassifier(random_state=seed, hidden_layer_sizes=hidden)
     t = time.perf_counter(); clf.fit(Xtr, ytr); t = time.perf_counter() - t
     print(f"{name:22s} {mode:8s} seed {seed} {hidden} sweeps {clf.n_iter_:4d} test {clf.score(Xte, yte):.4f} train {clf.score(Xtr, ytr):.4f} {t:.1f}s", flush=True)

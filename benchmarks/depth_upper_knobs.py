@@ -15,9 +15,7 @@ See docs/what_we_tried.rst, "Depth".
 import sys, time, warnings
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import numpy as np
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
-from accuracy import load
+from accuracy import load, standardised_split
 from admm_sklearn import ADMMClassifier, _layerwise, _fit
 if len(sys.argv) < 4:
     sys.exit(__doc__)
@@ -41,8 +39,7 @@ for name in names:
     accs = []
     for seed in seeds:
         X, y = load(name)
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
-        sc = StandardScaler().fit(Xtr); Xtr = sc.transform(Xtr); Xte = sc.transform(Xte)
+        Xtr, Xte, ytr, yte = standardised_split(X, y, seed)
         clf = ADMMClassifier(random_state=seed, hidden_layer_sizes=hidden, **est_kw)
         t = time.perf_counter(); clf.fit(Xtr, ytr); t = time.perf_counter() - t
         te, tr = clf.score(Xte, yte), clf.score(Xtr, ytr); accs.append((te, tr))

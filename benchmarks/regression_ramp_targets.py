@@ -16,10 +16,8 @@ Prints test and training R^2 per seed and their means::
 import sys, time, warnings
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import numpy as np
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 from sklearn.metrics import r2_score
-from accuracy import load
+from accuracy import load, standardised_split
 from admm_sklearn import ADMMRegressor
 if len(sys.argv) < 5:
     sys.exit(__doc__)
@@ -34,8 +32,7 @@ for name in names:
     res = []
     for seed in seeds:
         X, y = load(name)
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed)
-        sc = StandardScaler().fit(Xtr); Xtr = sc.transform(Xtr); Xte = sc.transform(Xte)
+        Xtr, Xte, ytr, yte = standardised_split(X, y, seed, stratify=False)
         m, s = ytr.mean(), ytr.std(); ztr = (ytr - m) / s
         t = time.perf_counter()
         if K <= 1:

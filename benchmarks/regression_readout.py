@@ -22,14 +22,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from admm_sklearn import ADMMRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import load  # noqa: E402
+from accuracy import load, standardised_split  # noqa: E402
 
 CANDIDATES = [{}, {"balance": False}, {"beta": 10.0}, {"gamma": 1.0}, {"beta_hidden": 1.0},
               {"alpha": 1e-5}, {"max_iter": 2000}]
@@ -46,9 +45,7 @@ def main():
         print(f"skipped: {args.dataset} is missing from the shared data folder")
         return
     X, y = data
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0)
-    scaler = StandardScaler().fit(X_tr)
-    X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+    X_tr, X_te, y_tr, y_te = standardised_split(X, y, 0, stratify=False)
     target = StandardScaler().fit(y_tr[:, None])
     t_tr, t_te = (target.transform(v[:, None]).ravel() for v in (y_tr, y_te))
     rows = []

@@ -18,12 +18,10 @@ import warnings
 from pathlib import Path
 
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import load  # noqa: E402
+from accuracy import load, standardised_split  # noqa: E402
 
 from admm_sklearn import ADMMClassifier  # noqa: E402
 
@@ -38,10 +36,7 @@ def main():
     data = load(args.dataset)
     if data is None:
         raise SystemExit(f"{args.dataset}: its data file is missing (../shared/data)")
-    X_tr, X_te, y_tr, y_te = train_test_split(*data, test_size=0.25, stratify=data[1],
-                                              random_state=args.seed)
-    scaler = StandardScaler().fit(X_tr)
-    X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+    X_tr, X_te, y_tr, y_te = standardised_split(*data, args.seed)
     clf = ADMMClassifier(**{"random_state": args.seed, **params})
     start = time.perf_counter()
     with warnings.catch_warnings():
