@@ -21,12 +21,6 @@ from ._input_solve import RIDGE_FAN_IN
 from ._losses import LOSSES
 from ._stopping import CHECK_TOL, StoppingRule
 
-#: The ridge grows with the total sample weight up to this many samples, then
-#: stays, as a prior's would: ``alpha`` was chosen on sets of up to 30,000
-#: training rows, and kept per row on 225,000 it cost radial bands 6.7
-#: points of test accuracy (docs/what_we_tried.rst, "Large data").
-RIDGE_MAX_SAMPLES = 30_000
-
 
 class _Fit:
     """One fit of an estimator: data -> fitted attributes.
@@ -235,7 +229,7 @@ class _Fit:
         # which the classifier scales as one (BaseADMM._upper_input_scale)
         return ADMMSolver(sizes, est.activation, est._resolved_beta(sizes[-1]), est.gamma,
                           est.alpha, self.dtype, est.multipliers, est.beta_hidden, est.loss,
-                          est.balance, RIDGE_MAX_SAMPLES,
+                          est.balance, est._ridge_max_samples,
                           ridge_fan_in=None if self.frozen else RIDGE_FAN_IN,
                           input_interval=est.input_solve_interval,
                           input_scale=est._upper_input_scale if self.frozen else "per_feature")

@@ -241,6 +241,16 @@ def standardised_split(X, y, seed, stratify=True):
     return scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te
 
 
+def load_regression_split(name, seed=0):
+    """:func:`standardised_split` of the regression set ``name`` (unstratified),
+    or ``None``, said on stdout, when its file is missing."""
+    data = load(name)
+    if data is None:
+        print(f"skipped: {name} is missing from the shared data folder")
+        return None
+    return standardised_split(*data, seed, stratify=False)
+
+
 def parse_candidate(text):
     params = {}
     for item in filter(None, text.split(",")):

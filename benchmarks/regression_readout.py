@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from admm_sklearn import ADMMRegressor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import load, standardised_split  # noqa: E402
+from accuracy import load_regression_split  # noqa: E402
 
 CANDIDATES = [{}, {"balance": False}, {"beta": 10.0}, {"gamma": 1.0}, {"beta_hidden": 1.0},
               {"alpha": 1e-5}, {"max_iter": 2000}]
@@ -40,12 +40,10 @@ def main():
     parser.add_argument("--json", default="benchmarks/results/regression_readout.json")
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
-    data = load(args.dataset)
-    if data is None:
-        print(f"skipped: {args.dataset} is missing from the shared data folder")
+    split = load_regression_split(args.dataset)
+    if split is None:
         return
-    X, y = data
-    X_tr, X_te, y_tr, y_te = standardised_split(X, y, 0, stratify=False)
+    X_tr, X_te, y_tr, y_te = split
     target = StandardScaler().fit(y_tr[:, None])
     t_tr, t_te = (target.transform(v[:, None]).ravel() for v in (y_tr, y_te))
     rows = []
@@ -72,7 +70,7 @@ def main():
         readout(f"ADMMRegressor {params or 'defaults'}", hidden(model, X_tr), hidden(model, X_te),
                 (model.score(X_te, y_te), model.score(X_tr, y_tr)), seconds)
     rng = np.random.default_rng(0)
-    W, b = rng.standard_normal((X.shape[1], 100)) / np.sqrt(X.shape[1]), rng.normal(0, 0.5, 100)
+    W, b = rng.standard_normal((X_tr.shape[1], 100)) / np.sqrt(X_tr.shape[1]), rng.normal(0, 0.5, 100)
     readout("100 random ReLU features", np.maximum(X_tr @ W + b, 0), np.maximum(X_te @ W + b, 0))
     start = time.perf_counter()
     mlp = MLPRegressor(random_state=0).fit(X_tr, t_tr)

@@ -336,15 +336,16 @@ def test_probabilities_work_in_scoring_and_stacking():
 
 @pytest.mark.parametrize("estimator", ["classifier", "regressor"])
 def test_ridge_stops_growing_past_ridge_max_samples(estimator, monkeypatch):
-    """Past RIDGE_MAX_SAMPLES samples the fit is that of the per-sample ridge
-    ``alpha * RIDGE_MAX_SAMPLES / n``: the cap reaches both estimators' solver."""
+    """Past ``_ridge_max_samples`` samples the fit is that of the per-sample
+    ridge ``alpha * _ridge_max_samples / n``: the cap reaches both
+    estimators' solver."""
     X, y = make_moons(400, noise=0.2, random_state=0)
     cls = ADMMClassifier if estimator == "classifier" else ADMMRegressor
     params = dict(hidden_layer_sizes=(8,), max_iter=30, dtype="float64", backend="serial",
                   random_state=0)
-    monkeypatch.setattr(_fit, "RIDGE_MAX_SAMPLES", 100)
+    monkeypatch.setattr(cls, "_ridge_max_samples", 100)
     capped = cls(alpha=0.05, **params).fit(X, y)
-    monkeypatch.setattr(_fit, "RIDGE_MAX_SAMPLES", None)
+    monkeypatch.setattr(cls, "_ridge_max_samples", None)
     scaled = cls(alpha=0.05 * 100 / 400, **params).fit(X, y)
     full = cls(alpha=0.05, **params).fit(X, y)
     for W, W_scaled in zip(capped.coefs_ + capped.intercepts_,
