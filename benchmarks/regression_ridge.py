@@ -10,6 +10,14 @@ experiments, each a line per setting and set:
   geometrically from the first value to the second over the given number
   of sweeps, then stays, with no cap (strong early for the path from a
   random start, weak late for the fixed point).
+* ``--cap-schedules 30000:1000:400,...``: the ridge is ``alpha`` per
+  sample up to a cap that falls geometrically from the first count to the
+  second over the given number of sweeps.
+
+Both schedules reach every layer: layer 1's direct solve, which factorises
+its Gram once for a fit's constant ridge, is refactorised here whenever
+the ridge changes. (A first run of the per-sample schedules without that
+kept layer 1 at its first sweep's ridge: only the layers above followed.)
 
 ::
 
@@ -28,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from admm_sklearn import ADMMRegressor, _engine
+from admm_sklearn import ADMMRegressor, _engine, _input_solve
+from admm_sklearn._updates import GramFactor, solve_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import load, standardised_split  # noqa: E402
@@ -41,6 +50,26 @@ def scheduled_ridge(start, end, n_sweeps):
         t = min(solver.n_iter / max(n_sweeps, 1), 1.0)
         return start * (end / start) ** t * solver.n_samples
     return ridge
+
+
+def scheduled_cap(start, end, n_sweeps):
+    """An ``ADMMSolver._ridge``: ``alpha`` per sample up to a cap that goes
+    from ``start`` to ``end`` samples geometrically over ``n_sweeps``."""
+    def ridge(solver):
+        t = min(solver.n_iter / max(n_sweeps, 1), 1.0)
+        return solver.alpha * min(solver.n_samples, start * (end / start) ** t)
+    return ridge
+
+
+def refactorising_solve(self, cross, ridge, previous=None):
+    """``DirectInputSolve.solve`` for a ridge that changes during the fit:
+    keeps the Gram, factorises it again whenever the ridge moves."""
+    ridge = ridge * self.ridge_factor
+    if getattr(self, "_kept_gram", None) is None:
+        self._kept_gram, self._factor_ridge = self.coordinates.gram(self._gram), None
+    if self._factor_ridge != ridge:
+        self._factor, self._factor_ridge = GramFactor(self._kept_gram, ridge), ridge
+    return solve_weights(self.coordinates.cross(cross), None, ridge, factor=self._factor)
 
 
 def run(label, datasets, seeds, rows):
@@ -66,6 +95,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--caps", default="")
     parser.add_argument("--schedules", default="")
+    parser.add_argument("--cap-schedules", default="")
     parser.add_argument("--datasets", default="bike_sharing_hour,protein_casp")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--json", default="benchmarks/results/regression_ridge.json")
@@ -74,18 +104,25 @@ def main():
     datasets = args.datasets.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
-    default_cap, default_ridge = ADMMRegressor._ridge_max_samples, _engine.ADMMSolver._ridge
+    defaults = (ADMMRegressor._ridge_max_samples, _engine.ADMMSolver._ridge,
+                _input_solve.DirectInputSolve.solve)
     try:
         for cap in filter(None, args.caps.split(",")):
             ADMMRegressor._ridge_max_samples = None if cap == "none" else int(cap)
             run(f"ridge capped at {cap}", datasets, seeds, rows)
-        ADMMRegressor._ridge_max_samples = default_cap
+        ADMMRegressor._ridge_max_samples = defaults[0]
+        _input_solve.DirectInputSolve.solve = refactorising_solve
         for schedule in filter(None, args.schedules.split(",")):
             start, end, n_sweeps = schedule.split(":")
             _engine.ADMMSolver._ridge = scheduled_ridge(float(start), float(end), int(n_sweeps))
             run(f"ridge {start} -> {end} / {n_sweeps}", datasets, seeds, rows)
+        for schedule in filter(None, args.cap_schedules.split(",")):
+            start, end, n_sweeps = schedule.split(":")
+            _engine.ADMMSolver._ridge = scheduled_cap(float(start), float(end), int(n_sweeps))
+            run(f"cap {start} -> {end} / {n_sweeps}", datasets, seeds, rows)
     finally:
-        ADMMRegressor._ridge_max_samples, _engine.ADMMSolver._ridge = default_cap, default_ridge
+        (ADMMRegressor._ridge_max_samples, _engine.ADMMSolver._ridge,
+         _input_solve.DirectInputSolve.solve) = defaults
     Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
