@@ -47,9 +47,10 @@ beta_hidden : float, default=0.1
         point whatever ``gamma``, and a small one lets the hidden layers move
         further per sweep (``docs/what_we_tried.rst``).
     alpha : float, default=1e-3
-        Ridge on the weights: each layer adds ``beta * alpha * min(n_samples,
-        n_max) * ||W_l||^2`` to the objective (biases are not penalised;
-        ``n_samples`` is the total sample weight). Up to ``n_max`` samples
+        Ridge on the weights: each layer adds ``beta_l * alpha *
+        min(n_samples, n_max) * ||W_l||^2`` to the objective (``beta_l``:
+        ``beta`` for the output layer, ``beta_hidden`` below it; biases are
+        not penalised; ``n_samples`` is the total sample weight). Up to ``n_max`` samples
         it is a per-sample ridge; past them its total stays, like a
         prior's, so that large sets are fitted more closely. ``n_max`` is
         30,000 for ADMMClassifier and 3,000 for ADMMRegressor: a per-sample
