@@ -31,6 +31,7 @@ from admm_sklearn import ADMMRegressor
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import load_regression_split  # noqa: E402
 
+
 class PerRowRidge(ADMMRegressor):
     """The regressor as it was before 2026-12-04: the ridge per row up to
     30,000 rows (the classifier's), 0.006 times the rows' count at 13,000."""
@@ -85,7 +86,7 @@ def main():
             rows.append(row)
             print(f"ADMM from MLP, {label:<30} {n_sweeps:4d} sweeps  "
                   f"test {row['test_r2']:.4f} (train {row['train_r2']:.4f})", flush=True)
-    n_ridge = min(len(y_tr), 30_000)
+    n_ridge = min(len(y_tr), PerRowRidge._ridge_max_samples)
     for alpha in MLP_RIDGES:
         _, (test, train) = mlp_fit(2.0 * alpha * n_ridge)
         rows.append({"model": "MLPRegressor, ADMM's ridge", "admm_alpha": alpha,

@@ -43,12 +43,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import load, standardised_split  # noqa: E402
 
 
+def geometric(start, end, n_sweeps, sweep):
+    """``start`` to ``end`` geometrically over ``n_sweeps``, then ``end``."""
+    return start * (end / start) ** min(sweep / max(n_sweeps, 1), 1.0)
+
+
 def scheduled_ridge(start, end, n_sweeps):
     """An ``ADMMSolver._ridge`` whose per-sample weight goes from ``start``
     to ``end`` geometrically over ``n_sweeps`` sweeps, uncapped."""
     def ridge(solver):
-        t = min(solver.n_iter / max(n_sweeps, 1), 1.0)
-        return start * (end / start) ** t * solver.n_samples
+        return geometric(start, end, n_sweeps, solver.n_iter) * solver.n_samples
     return ridge
 
 
@@ -56,8 +60,8 @@ def scheduled_cap(start, end, n_sweeps):
     """An ``ADMMSolver._ridge``: ``alpha`` per sample up to a cap that goes
     from ``start`` to ``end`` samples geometrically over ``n_sweeps``."""
     def ridge(solver):
-        t = min(solver.n_iter / max(n_sweeps, 1), 1.0)
-        return solver.alpha * min(solver.n_samples, start * (end / start) ** t)
+        return solver.alpha * min(solver.n_samples,
+                                  geometric(start, end, n_sweeps, solver.n_iter))
     return ridge
 
 
