@@ -134,7 +134,18 @@ class ADMMSolver:
     def n_layers(self):
         return len(self.layer_sizes) - 1
 
-    def _ridge(self):
+    @property
+    def input_coordinates(self):
+        """The standardised coordinates ``x' = D x + c`` in which layer 1 is
+        solved (:class:`~admm_sklearn._input_solve.InputCoordinates`)."""
+        return self._input.coordinates
+
+    @property
+    def input_ridge_factor(self):
+        """Layer 1's ridge in units of the others' (its fan-in factor)."""
+        return self._input.ridge_factor
+
+    def ridge(self):
         """The ridge's weight: ``alpha`` times the total sample weight, capped."""
         return self.alpha * min(self.n_samples, self.ridge_max_samples)
 
@@ -143,12 +154,12 @@ class ADMMSolver:
             cross, gram = self._cross[layer], self._gram[layer - 1]
             if not (np.all(np.isfinite(cross)) and np.all(np.isfinite(gram))):
                 self.diverged()
-            return solve_weights(cross, gram, self._ridge())
+            return solve_weights(cross, gram, self.ridge())
         # layer 1: in standardised input coordinates, directly or by
         # conjugate gradients from the last sweep's weights (_input_solve).
         # Its cross Gram is handed over, not kept: with 10^5 inputs it is
         # one of the few d_0 x d_1 arrays a sweep holds.
-        solved = self._input.solve(self._cross.pop(1), self._ridge(),
+        solved = self._input.solve(self._cross.pop(1), self.ridge(),
                                    None if self.weights is None else self.weights[0])
         if solved is None:
             self.diverged()
@@ -259,7 +270,7 @@ class ADMMSolver:
         if L == 1:
             self._cross[1] = cross
         loss, residual_sq, multiplier_term = out
-        ridge = self._ridge() * sum(
+        ridge = self.ridge() * sum(
             self._layer_beta(layer) * (self._input.ridge_term(W, b) if layer == 1
                                        else float(np.vdot(W, W)))
             for layer, (W, b) in enumerate(self.weights, start=1))
@@ -373,7 +384,7 @@ class ADMMSolver:
         passes, until its steps move no weight by ``tol`` (relative; the
         method lists its other stops); with ``loss='squared_error'``
         it is one ridge solve (:meth:`_refit_squared_error`). The ridge is
-        the sweeps' own (:meth:`_ridge`): the refit runs on the rows the
+        the sweeps' own (:meth:`ridge`): the refit runs on the rows the
         solver was initialised on.
 
         ``with_loss=True`` returns ``((W_L, b_L), loss)``: also the training
@@ -394,7 +405,7 @@ class ADMMSolver:
             if not np.all(np.isfinite(gram)):
                 self.diverged()
             if refits:
-                W, b = refit(backend, gram, W, b, n_sweeps, tol, self._ridge())
+                W, b = refit(backend, gram, W, b, n_sweeps, tol, self.ridge())
             if not with_loss:
                 return W, b
             (loss,) = backend.map_sum(_shard.polish_loss, W, b, self.loss)

@@ -218,6 +218,11 @@ n_features_in_ : int
     n_iter_ : int
         Number of sweeps run (warm-up included); with ``early_stopping``,
         the number chosen, which the returned network ran on all rows.
+    n_unit_refit_passes_ : int
+        Passes of the first layer's unit refit run after the sweeps
+        (``ADMMRegressor``'s ``unit_refit_passes``; 0 where it does not
+        apply, and always for ``ADMMClassifier``), summed over the stages
+        of a layer-wise fit.
     beta_ : float
         The ``beta`` the fit used (``beta='auto'`` resolved).
     n_layers_ : int
@@ -405,6 +410,11 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
     def _resolved_beta(self, n_outputs):
         """The output constraint's weight for a network with ``n_outputs`` units."""
         return float(self.beta)
+
+    def _resolved_unit_refit_passes(self):
+        """The most passes of the first layer's unit refit after the sweeps
+        (:mod:`~admm_sklearn._unit_refit`); the classifier runs none."""
+        return 0
 
     def _resolved_start_fraction(self, n_rows):
         """Share of the ``n_rows`` training rows that the first sweeps see."""

@@ -20,6 +20,7 @@ from ._engine import ADMMSolver, forward
 from ._input_solve import RIDGE_FAN_IN
 from ._losses import LOSSES
 from ._stopping import CHECK_TOL, StoppingRule
+from ._unit_refit import UnitRefit, applies as unit_refit_applies
 
 
 class _Fit:
@@ -52,6 +53,7 @@ class _Fit:
         self.stop_on_training_loss = est.tol is not None
         # the inputs that vary (_constant_inputs; None: all), set per _train
         self.keep, self.n_features = None, None
+        self.n_unit_refit_passes = 0  # set by _refine_units
 
     def _input_moments(self, X):
         """``(shift, n_rows)``: the column means of the training inputs over
@@ -217,10 +219,25 @@ class _Fit:
                                       start, est.init_scale)
                 n_sweeps = max_iter - (0 if resume is not None else len(history["objective"]))
                 converged, weights, best = self._sweeps(solver, n_sweeps, history, validation)
+                if weights is not None:
+                    weights = self._refine_units(solver, weights)
         except BaseException:
             backend.release()  # the shards' memory, on a cluster too
             raise
         return solver, converged, weights, best
+
+    def _refine_units(self, solver, weights):
+        """``weights`` after the first layer's unit passes
+        (:mod:`~admm_sklearn._unit_refit`), where they apply; their number
+        is kept for ``n_unit_refit_passes_``."""
+        max_passes = self.est._resolved_unit_refit_passes()
+        self.n_unit_refit_passes = 0
+        if not unit_refit_applies(solver, max_passes, self.frozen):
+            return weights
+        refit = UnitRefit(solver, self.backend, weights)
+        weights = refit.run(max_passes)
+        self.n_unit_refit_passes = refit.n_passes
+        return weights
 
     def _new_solver(self, sizes):
         est = self.est
@@ -409,6 +426,7 @@ class _Fit:
         result = {
             **self._network(weights),
             "n_iter_": len(history["objective"]),
+            "n_unit_refit_passes_": self.n_unit_refit_passes,
             "beta_": solver.beta,
             "n_layers_": len(sizes),
             "n_outputs_": sizes[-1],

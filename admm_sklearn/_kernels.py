@@ -345,6 +345,62 @@ def _transpose_accumulate_loop(indptr, indices, data, T, out):
                 out[j, k] += x * T[i, k]
 
 
+def _row_dot(A, i, x):
+    # A[i] . x, compiled inline into the unit loops
+    total = 0.0
+    for c in range(A.shape[1]):
+        total += A[i, c] * x[c]
+    return total
+
+
+def _unit_rhs_loop(X, z, R, v, w, q, rhs):
+    # q = R v, rhs = sum over active rows (z > 0) of w q x: one pass over X
+    weighted = w.shape[0] > 0
+    for i in range(X.shape[0]):
+        qi = _row_dot(R, i, v)
+        q[i] = qi
+        if z[i] > 0.0:
+            if weighted:
+                qi *= w[i]
+            for c in range(X.shape[1]):
+                rhs[c] += qi * X[i, c]
+
+
+def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
+    # xs = X step, and per scale t the data term's change sum w d (vv d / 2 - q),
+    # d = relu(z + t xs) - a: one pass over X
+    weighted = w.shape[0] > 0
+    for i in range(X.shape[0]):
+        xi = _row_dot(X, i, step)
+        xs[i] = xi
+        wi = w[i] if weighted else 1.0
+        for t in range(scales.shape[0]):
+            d = max(z[i] + scales[t] * xi, 0.0) - a[i]
+            changes[t] += wi * d * (0.5 * vv * d - q[i])
+
+
+def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
+    # z += scale xs, a = relu(z), R -= (a_new - a) v^T, and G gains (loses)
+    # w x x^T for each row that turns active (inactive)
+    weighted = w.shape[0] > 0
+    for i in range(X.shape[0]):
+        zi = z[i] + scale * xs[i]
+        if (zi > 0.0) != (z[i] > 0.0):
+            sign = 1.0 if zi > 0.0 else -1.0
+            if weighted:
+                sign *= w[i]
+            for r in range(X.shape[1]):
+                xr = sign * X[i, r]
+                for c in range(X.shape[1]):
+                    G[r, c] += xr * X[i, c]
+        ai = max(zi, 0.0)
+        d = ai - a[i]
+        for k in range(R.shape[1]):
+            R[i, k] -= d * v[k]
+        z[i] = zi
+        a[i] = ai
+
+
 if njit is not None:
     # reassoc/contract only: the sum may be reordered and fused, but NaN and
     # inf still propagate, so the divergence guard keeps working.
@@ -361,11 +417,16 @@ if njit is not None:
     _newton_direction_compiled = _jit(_newton_direction_loop)
     _newton_accept_compiled = _jit(_newton_accept_loop)
     _transpose_accumulate_compiled = _jit(_transpose_accumulate_loop)
+    _row_dot = _jit(_row_dot)
+    _unit_rhs_compiled = _jit(_unit_rhs_loop)
+    _unit_try_compiled = _jit(_unit_try_loop)
+    _unit_commit_compiled = _jit(_unit_commit_loop)
 else:  # pragma: no cover
     _prox_pieces_compiled = _prox_relu_compiled = _activation_residual_compiled = None
     _prox_log_loss_compiled = _log_loss_sum_compiled = _shift_rows_compiled = None
     _newton_direction_compiled = _newton_accept_compiled = None
     _transpose_accumulate_compiled = None
+    _unit_rhs_compiled = _unit_try_compiled = _unit_commit_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
@@ -486,3 +547,37 @@ def transpose_accumulate(X, T, out):
         return
     _transpose_accumulate_compiled(X.indptr, X.indices, X.data.astype(out.dtype, copy=False),
                                    T, out)
+
+
+# -- the unit refit's passes (admm_sklearn._unit_refit), float64 throughout:
+# each is one pass over the unit's rows where NumPy makes four to eight
+def _no_weights(w):
+    return np.empty(0) if w is None else w
+
+
+def unit_rhs(X, z, R, v, w):
+    """``(q, rhs)``: ``q = R v`` and ``sum_{z > 0} w q x``; ``None`` without numba."""
+    if _unit_rhs_compiled is None:
+        return None
+    q, rhs = np.empty(X.shape[0]), np.zeros(X.shape[1])
+    _unit_rhs_compiled(X, z, R, v, _no_weights(w), q, rhs)
+    return q, rhs
+
+
+def unit_try(X, z, a, q, w, step, vv, scales):
+    """``(xs, changes)``: ``xs = X step`` and, per scale ``t``, ``sum w d (vv d
+    / 2 - q)`` with ``d = relu(z + t xs) - a``; ``None`` without numba."""
+    if _unit_try_compiled is None:
+        return None
+    xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
+    _unit_try_compiled(X, z, a, q, _no_weights(w), step, float(vv), scales, xs, changes)
+    return xs, changes
+
+
+def unit_commit(X, z, a, R, v, xs, scale, w, G):
+    """In place: ``z += scale xs``, ``a = relu(z)``, ``R -= (a_new - a) v^T``,
+    ``G`` updated by the rows whose activity flips. ``False`` without numba."""
+    if _unit_commit_compiled is None:
+        return False
+    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), _no_weights(w), G)
+    return True

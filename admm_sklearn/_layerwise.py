@@ -90,6 +90,7 @@ def _merge(results, n_hidden):
     merged = dict(results[-1])
     merged["n_layers_"] = n_hidden + 2
     merged["n_iter_"] = sum(r["n_iter_"] for r in results)
+    merged["n_unit_refit_passes_"] = sum(r["n_unit_refit_passes_"] for r in results)
     merged["history_"] = {key: [v for r in results for v in r["history_"][key]]
                           for key in merged["history_"]}
     merged["loss_curve_"] = [v for r in results for v in r["loss_curve_"]]

@@ -68,7 +68,11 @@ class Backend(ABC):
     # -- passes -----------------------------------------------------------
     @abstractmethod
     def map(self, fn, *args):
-        """``[fn(shard, *args) for shard in local shards]``."""
+        """``[fn(shard, *args) for shard in local shards]``.
+
+        A pass marked ``fn.cheap = True`` does little work per call and is
+        called many times: a backend with threads may run it in the calling
+        thread, shard after shard."""
 
     def map_sum(self, fn, *args):
         """Sum of ``fn(shard, *args)`` (a tuple of arrays) over all shards.

@@ -72,10 +72,11 @@ class JoblibBackend(Backend):
                 self._pool = None
 
     def map(self, fn, *args):
-        # Thread dispatch costs more than it saves on tiny shards; the
-        # per-shard arithmetic, and so the result, is the same either way.
+        # Thread dispatch costs more than it saves on tiny shards and on
+        # passes marked ``cheap``; the per-shard arithmetic, and so the
+        # result, is the same either way.
         small = sum(s.n_samples for s in self.shards) < _MIN_PARALLEL_ROWS
-        if self._pool is None or len(self.shards) == 1 or small:
+        if self._pool is None or len(self.shards) == 1 or small or getattr(fn, "cheap", False):
             return [fn(shard, *args) for shard in self.shards]
         futures = [self._pool.submit(fn, shard, *args) for shard in self.shards]
         return [f.result() for f in futures]

@@ -1,0 +1,157 @@
+"""The first layer's unit refit after the sweeps (admm_sklearn._unit_refit):
+each closed-form unit step against a brute-force minimiser, the measured
+changes against forward passes, the objective never rising, and where the
+passes run."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from admm_sklearn import ADMMClassifier, ADMMRegressor
+from admm_sklearn import _unit_refit as unit_refit
+from admm_sklearn._backends import SerialBackend
+from admm_sklearn._input_solve import InputCoordinates
+from admm_sklearn._kernels import HAVE_NUMBA
+from admm_sklearn._unit_refit import (STEP_SCALES, UnitRefit, begin, end, try_unit,
+                                      unit_system)
+
+
+def _problem(n=400, d=3, H=6, k=2, seed=0, weighted=True):
+    """A random network on centred rows, its shards and a stand-in solver."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * [1.0, 3.0, 0.5][:d] + 2.0
+    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.abs(X[:, 1])])[:, :k]
+    w = rng.integers(0, 3, size=n).astype(float) if weighted else None
+    shift = X.mean(axis=0)
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64, w, shift)
+    Xc = X - shift
+    total = n if w is None else w.sum()
+    ones = np.ones(n) if w is None else w
+    coords = InputCoordinates(total, ones @ Xc, ones @ Xc ** 2)
+    solver = SimpleNamespace(input_coordinates=coords, input_ridge_factor=1.5, beta=1.0,
+                             ridge=lambda: 0.4)
+    weights = [(rng.normal(size=(H, d)), rng.normal(size=H) * 0.3),
+               (rng.normal(size=(k, H)), rng.normal(size=k))]
+    return backend, solver, weights, Xc, Y, ones
+
+
+def _objective(refit, theta, W2, b2, Xc, Y, ones):
+    """``J`` of a network by a forward pass (the module docstring's formula)."""
+    coords = refit.coordinates
+    Xs = np.column_stack([Xc * coords.D + coords.c, np.ones(len(Xc))])
+    out = np.maximum(Xs @ theta.T, 0.0) @ W2.T + b2
+    return (0.5 * ones @ np.sum((Y - out) ** 2, axis=1)
+            + refit.c_in * np.sum(theta ** 2) + refit.c_out * np.sum(W2 ** 2))
+
+
+def test_unit_step_minimises_the_objective_with_the_active_rows_held():
+    backend, solver, weights, Xc, Y, ones = _problem()
+    refit = UnitRefit(solver, backend, weights)
+    backend.map_sum(begin, refit.theta, refit.coordinates.D, refit.coordinates.c,
+                    refit.W2, refit.b2)
+    state = backend.shards[0].unit_refit
+    for j in (0, 3):
+        v = refit.W2[:, j]
+        gram, rhs = backend.map_sum(unit_system, j, v, None)
+        step = refit._step(gram, rhs, float(v @ v), refit.theta[j])
+        active = state.Z[:, j] > 0
+
+        def held(s):  # J as a function of unit j's change, its active rows fixed
+            moved = state.A[:, j] + np.where(active, state.X @ s, 0.0)
+            R = state.R - np.outer(moved - state.A[:, j], v)
+            return (0.5 * ones @ np.sum(R ** 2, axis=1)
+                    + refit.c_in * np.sum((refit.theta[j] + s) ** 2))
+
+        brute = minimize(held, np.zeros_like(step), method="BFGS", options={"gtol": 1e-10}).x
+        np.testing.assert_allclose(step, brute, rtol=1e-5, atol=1e-6)
+        assert held(step) <= held(brute) + 1e-9
+    backend.map(end)
+
+
+def test_tried_changes_and_commits_match_forward_passes():
+    backend, solver, weights, Xc, Y, ones = _problem(seed=1)
+    refit = UnitRefit(solver, backend, weights)
+    (half,) = backend.map_sum(begin, refit.theta, refit.coordinates.D, refit.coordinates.c,
+                              refit.W2, refit.b2)
+    J0 = _objective(refit, refit.theta, refit.W2, refit.b2, Xc, Y, ones)
+    assert refit.objective(half[0]) == pytest.approx(J0, rel=1e-12)
+    j, v = 2, refit.W2[:, 2]
+    gram, rhs = backend.map_sum(unit_system, j, v, None)
+    step = refit._step(gram, rhs, float(v @ v), refit.theta[j])
+    (changes,) = backend.map_sum(try_unit, j, step, v)
+    for scale, change in zip(STEP_SCALES, changes):
+        theta = refit.theta.copy()
+        theta[j] += scale * step
+        penalty = refit.c_in * (np.sum(theta ** 2) - np.sum(refit.theta ** 2))
+        J = _objective(refit, theta, refit.W2, refit.b2, Xc, Y, ones)
+        assert change + penalty == pytest.approx(J - J0, rel=1e-9, abs=1e-9)
+    # a commit leaves the shard's arrays as a fresh start at the moved unit
+    backend.map_sum(unit_system, 0, refit.W2[:, 0], STEP_SCALES[1])
+    moved = backend.shards[0].unit_refit
+    theta = refit.theta.copy()
+    theta[j] += STEP_SCALES[1] * step
+    backend.map_sum(begin, theta, refit.coordinates.D, refit.coordinates.c, refit.W2, refit.b2)
+    fresh = backend.shards[0].unit_refit
+    for name in ("Z", "A", "R", "G"):
+        np.testing.assert_allclose(getattr(moved, name), getattr(fresh, name), atol=1e-10)
+    backend.map(end)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_passes_never_raise_the_objective_and_report_the_network_returned(weighted):
+    backend, solver, weights, Xc, Y, ones = _problem(n=600, seed=2, weighted=weighted)
+    refit = UnitRefit(solver, backend, weights)
+    (W1, b1), (W2, b2) = refit.run(30)
+    J = np.array(refit.objectives)
+    assert refit.n_passes == len(J) - 1 > 3
+    assert np.all(np.diff(J) <= 1e-12 * J[0])
+    assert J[-1] < 0.9 * J[0]
+    theta = np.column_stack(refit.coordinates.to_standard(W1, b1))
+    assert _objective(refit, theta, W2, b2, Xc, Y, ones) == pytest.approx(J[-1], rel=1e-10)
+    assert backend.shards[0].unit_refit is None  # freed
+
+
+def test_regressor_fits_its_training_rows_closer_with_the_passes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=len(X))
+    params = dict(hidden_layer_sizes=(20,), max_iter=60, random_state=0)
+    without = ADMMRegressor(unit_refit_passes=0, **params).fit(X, y)
+    with_passes = ADMMRegressor(**params).fit(X, y)
+    assert without.n_unit_refit_passes_ == 0 < with_passes.n_unit_refit_passes_ <= 100
+    assert with_passes.score(X, y) > without.score(X, y) + 0.05
+
+
+def test_passes_are_skipped_where_they_do_not_apply():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 5)), rng.normal(size=200)
+    # fewer samples than the first layer's weights (40 * 6 > 200)
+    assert ADMMRegressor(hidden_layer_sizes=(40,), max_iter=5).fit(X, y) \
+        .n_unit_refit_passes_ == 0
+    assert ADMMRegressor(hidden_layer_sizes=(10,), max_iter=5,
+                         activation="hard_sigmoid").fit(X, y).n_unit_refit_passes_ == 0
+    ran = ADMMRegressor(hidden_layer_sizes=(10,), max_iter=5, unit_refit_passes=2).fit(X, y)
+    assert ran.n_unit_refit_passes_ == 2
+    assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5).fit(X, y > 0) \
+        .n_unit_refit_passes_ == 0
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="the compiled passes need numba")
+def test_compiled_passes_equal_the_numpy_reference(monkeypatch):
+    fitted = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(unit_refit, "unit_rhs", lambda *args: None)
+            monkeypatch.setattr(unit_refit, "unit_try", lambda *args: None)
+            monkeypatch.setattr(unit_refit, "unit_commit", lambda *args: False)
+        backend, solver, weights, *_ = _problem(n=500, seed=3)
+        refit = UnitRefit(solver, backend, weights)
+        fitted.append((refit.run(8), refit.objectives))
+    (ours, J), (reference, J_ref) = fitted
+    np.testing.assert_allclose(J, J_ref, rtol=1e-10)
+    for (W, b), (W_ref, b_ref) in zip(ours, reference):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(b, b_ref, rtol=1e-8, atol=1e-10)
