@@ -81,7 +81,7 @@ beta_hidden : float, default=0.1
         method, each pass one Gram-sized reduction) that stops once the
         weights settle; the squared error's is one ridge solve; the hinge's
         runs the closed-form ADMM steps on the output layer alone.
-    tol : float or None, default=1e-3 (ADMMClassifier), None (ADMMRegressor)
+    tol : float or None, default=1e-3
         The stopping rule: every 20 sweeps after the warm-up the network the
         fit would return (output layer refitted) is scored by its training
         loss per unit of sample weight (with ``early_stopping``: every 10,
@@ -91,10 +91,11 @@ beta_hidden : float, default=0.1
         that value. ``None``: run all ``max_iter`` sweeps (the paper; with
         ``early_stopping``, the held-out loss need only fall). The objective
         is not used: multiplier steps make it rise as the constraints
-        tighten. The regressor runs every sweep by default: on real data its
-        training loss can rise for hundreds of sweeps after the warm-up and
-        then fall below its early low, and the rule cost it up to 1.9
-        points of R^2 (``docs/what_we_tried.rst``, "The stopping rule").
+        tighten. On real data the regressor's training loss can rise for
+        hundreds of sweeps after the warm-up and then fall below its early
+        low; the rule ended such fits up to 1.9 points of R^2 short until
+        its unit passes (``unit_refit_passes``) followed the sweeps, which
+        recover it (``docs/what_we_tried.rst``, "Regression").
     init : {'forward', 'gaussian'}, default='forward'
         ``'gaussian'`` is the paper's start (i.i.d. N(0, 1) activations and
         outputs, drawn per row: repeated rows then start apart, so integer

@@ -112,7 +112,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
                  beta=1.0, beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
-                 n_warmup_iter=20, n_polish_iter=200, unit_refit_passes=100, tol=None,
+                 n_warmup_iter=20, n_polish_iter=200, unit_refit_passes=100, tol=1e-3,
                  init="forward", init_scale=1.0,
                  multipliers="all", balance=True, start_fraction="auto",
                  input_solve_interval="auto", early_stopping=False, validation_fraction=0.1,
