@@ -220,10 +220,9 @@ n_features_in_ : int
         Number of sweeps run (warm-up included); with ``early_stopping``,
         the number chosen, which the returned network ran on all rows.
     n_unit_refit_passes_ : int
-        Passes of the first layer's unit refit run after the sweeps
-        (``ADMMRegressor``'s ``unit_refit_passes``; 0 where it does not
-        apply, and always for ``ADMMClassifier``), summed over the stages
-        of a layer-wise fit.
+        Passes of the first layer's unit refit run after the sweeps (at
+        most ``unit_refit_passes``; 0 where they do not apply), summed over
+        the stages of a layer-wise fit.
     beta_ : float
         The ``beta`` the fit used (``beta='auto'`` resolved).
     n_layers_ : int
@@ -287,6 +286,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         "input_solve_interval": [Interval(Integral, 1, None, closed="left"),
                                  StrOptions({"auto"})],
         "n_polish_iter": [Interval(Integral, 0, None, closed="left")],
+        "unit_refit_passes": [Interval(Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -314,7 +314,8 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def __init__(self, *, hidden_layer_sizes, activation, loss, beta, beta_hidden, gamma,
-                 alpha, max_iter, n_warmup_iter, n_polish_iter, tol, init, init_scale,
+                 alpha, max_iter, n_warmup_iter, n_polish_iter, unit_refit_passes, tol,
+                 init, init_scale,
                  multipliers, balance, start_fraction, input_solve_interval, early_stopping,
                  validation_fraction,
                  n_iter_no_change, backend, n_jobs, dtype, random_state, verbose, warm_start,
@@ -329,6 +330,7 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
         self.max_iter = max_iter
         self.n_warmup_iter = n_warmup_iter
         self.n_polish_iter = n_polish_iter
+        self.unit_refit_passes = unit_refit_passes
         self.tol = tol
         self.init = init
         self.init_scale = init_scale
@@ -411,11 +413,6 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
     def _resolved_beta(self, n_outputs):
         """The output constraint's weight for a network with ``n_outputs`` units."""
         return float(self.beta)
-
-    def _resolved_unit_refit_passes(self):
-        """The most passes of the first layer's unit refit after the sweeps
-        (:mod:`~admm_sklearn._unit_refit`); the classifier runs none."""
-        return 0
 
     def _resolved_start_fraction(self, n_rows):
         """Share of the ``n_rows`` training rows that the first sweeps see."""

@@ -230,7 +230,7 @@ class _Fit:
         """``weights`` after the first layer's unit passes
         (:mod:`~admm_sklearn._unit_refit`), where they apply; their number
         is kept for ``n_unit_refit_passes_``."""
-        max_passes = self.est._resolved_unit_refit_passes()
+        max_passes = self.est.unit_refit_passes
         self.n_unit_refit_passes = 0
         if not unit_refit_applies(solver, max_passes, self.frozen):
             return weights

@@ -379,6 +379,43 @@ def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
             changes[t] += wi * d * (0.5 * vv * d - q[i])
 
 
+def _row_log_loss(f, y, d, v, shifted):
+    # one row's log-loss at the logits f + d v (shifted: scratch of f's size);
+    # the logistic loss for one logit, the softmax cross-entropy for several
+    K = f.shape[0]
+    if K == 1:
+        t = f[0] + d * v[0]
+        # log(1 + e^t) - y t, without overflow
+        return max(t, 0.0) + np.log1p(np.exp(-abs(t))) - y[0] * t
+    top = -np.inf
+    for k in range(K):
+        shifted[k] = f[k] + d * v[k]
+        top = max(top, shifted[k])
+    total, dot = 0.0, 0.0
+    for k in range(K):
+        total += np.exp(shifted[k] - top)
+        dot += y[k] * shifted[k]
+    return top + np.log(total) - dot
+
+
+def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scales, xs, changes):
+    # xs = X step, and per scale t the log-loss's change over the rows whose
+    # feature d = relu(z + t xs) - a moves: one pass over X
+    weighted = w.shape[0] > 0
+    shifted = np.empty(F.shape[1])
+    for i in range(X.shape[0]):
+        xi = _row_dot(X, i, step)
+        xs[i] = xi
+        base = np.nan
+        for t in range(scales.shape[0]):
+            d = max(z[i] + scales[t] * xi, 0.0) - a[i]
+            if d != 0.0:
+                if base != base:  # the row's loss now, once
+                    base = _row_log_loss(F[i], Y[i], 0.0, v, shifted)
+                change = _row_log_loss(F[i], Y[i], d, v, shifted) - base
+                changes[t] += w[i] * change if weighted else change
+
+
 def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
     # z += scale xs, a = relu(z), R -= (a_new - a) v^T, and G gains (loses)
     # w x x^T for each row that turns active (inactive)
@@ -418,8 +455,10 @@ if njit is not None:
     _newton_accept_compiled = _jit(_newton_accept_loop)
     _transpose_accumulate_compiled = _jit(_transpose_accumulate_loop)
     _row_dot = _jit(_row_dot)
+    _row_log_loss = _jit(_row_log_loss)
     _unit_rhs_compiled = _jit(_unit_rhs_loop)
     _unit_try_compiled = _jit(_unit_try_loop)
+    _unit_try_log_compiled = _jit(_unit_try_log_loop)
     _unit_commit_compiled = _jit(_unit_commit_loop)
 else:  # pragma: no cover
     _prox_pieces_compiled = _prox_relu_compiled = _activation_residual_compiled = None
@@ -427,6 +466,7 @@ else:  # pragma: no cover
     _newton_direction_compiled = _newton_accept_compiled = None
     _transpose_accumulate_compiled = None
     _unit_rhs_compiled = _unit_try_compiled = _unit_commit_compiled = None
+    _unit_try_log_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
@@ -571,6 +611,17 @@ def unit_try(X, z, a, q, w, step, vv, scales):
         return None
     xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
     _unit_try_compiled(X, z, a, q, _no_weights(w), step, float(vv), scales, xs, changes)
+    return xs, changes
+
+
+def unit_try_log_loss(X, z, a, F, Y, v, w, step, scales):
+    """``(xs, changes)``: ``xs = X step`` and, per scale ``t``, the weighted
+    log-loss's change when the outputs ``F`` move by ``d v^T``, ``d =
+    relu(z + t xs) - a``; ``None`` without numba."""
+    if _unit_try_log_compiled is None:
+        return None
+    xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
+    _unit_try_log_compiled(X, z, a, F, Y, v, _no_weights(w), step, scales, xs, changes)
     return xs, changes
 
 

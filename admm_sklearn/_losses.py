@@ -268,14 +268,37 @@ class Loss(NamedTuple):
     #: what ``y`` holds: ``'indicators'`` (0/1, one column per output unit)
     #: or ``'standardized'`` (real targets, zero mean and unit variance)
     targets: str
+    #: ``residual(y, z)``: minus the loss's gradient in ``z`` (``None``: the
+    #: unit passes of :mod:`~admm_sklearn._unit_refit` do not apply)
+    residual: Callable | None = None
+    #: ``curvature(n_outputs)``: a bound on the Hessian of one row's loss
+    #: (the loss lies below its quadratic with this curvature)
+    curvature: Callable | None = None
+
+
+def log_loss_residual(y, z):
+    """``y - p``: minus the log-loss's gradient in the logits ``z``."""
+    return y - probabilities(z)
+
+
+def log_loss_curvature(n_outputs):
+    """Boehning's bound: the softmax cross-entropy's Hessian is at most
+    ``(I - 1 1^T / K) / 2``, so at most ``1/2``; the logistic loss's ``1/4``."""
+    return 0.25 if n_outputs == 1 else 0.5
+
+
+def squared_error_residual(y, z):
+    """``y - z``: minus the squared error's gradient."""
+    return y - z
 
 
 #: name -> :class:`Loss`
 LOSSES = {
     "hinge": Loss(update_hinge_outputs, hinge_loss_sum, 0.5, "indicators"),
-    "log_loss": Loss(update_log_loss_outputs, log_loss_sum, 0.0, "indicators"),
+    "log_loss": Loss(update_log_loss_outputs, log_loss_sum, 0.0, "indicators",
+                     log_loss_residual, log_loss_curvature),
     "squared_error": Loss(update_squared_error_outputs, squared_error_sum, None,
-                          "standardized"),
+                          "standardized", squared_error_residual, lambda n_outputs: 1.0),
 }
 
 #: The classifiers' losses and the regressors'.

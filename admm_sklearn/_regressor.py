@@ -1,10 +1,8 @@
 """ADMMRegressor: the scikit-learn regressor on the ADMM solver."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from ._estimator import BaseADMM, document
 from ._losses import REGRESSION_LOSSES
@@ -94,8 +92,7 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
     """
 
     _parameter_constraints = {**BaseADMM._parameter_constraints,
-                              "loss": [StrOptions(set(REGRESSION_LOSSES))],
-                              "unit_refit_passes": [Interval(Integral, 0, None, closed="left")]}
+                              "loss": [StrOptions(set(REGRESSION_LOSSES))]}
     _multi_output = True
     # The regressor underfits where the classifier overfits: one scale for
     # all the units an upper stage reads cost (100, 100) 6.4 points of R^2
@@ -119,13 +116,8 @@ class ADMMRegressor(RegressorMixin, BaseADMM):
                  n_iter_no_change="auto",
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
                  warm_start=False, deep_training="layerwise"):
-        self.unit_refit_passes = unit_refit_passes
-        # every shared argument, by name, to the base (which stores them)
-        super().__init__(**{k: v for k, v in locals().items()
-                            if k not in ("self", "__class__", "unit_refit_passes")})
-
-    def _resolved_unit_refit_passes(self):
-        return self.unit_refit_passes
+        # every argument, by name, to the shared base (which stores them)
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -1,52 +1,61 @@
 """Block coordinate descent on the first layer's units, after the sweeps.
 
-A one-hidden-layer regression network ``f(x) = W_2 relu(W_1 x' + b_1) +
-b_2`` leaves the ADMM sweeps with a training loss that further sweeps do not
-lower: the per-sample state fits the targets through slack that the
-network's own forward pass does not reproduce, and the output refit
+A one-hidden-layer network ``f(x) = W_2 relu(W_1 x' + b_1) + b_2`` leaves
+the ADMM sweeps with a training loss that further sweeps do not lower: the
+per-sample state fits the targets through slack that the network's own
+forward pass does not reproduce, and the output refit
 (:meth:`~admm_sklearn._engine.ADMMSolver.polish_output`) can only re-weight
 the features it is given. Here the network itself is fitted, still without
-gradients, by exact block solves on its penalised squared error
+gradients, by exact block solves on its penalised loss
 
 .. math::
 
-    J = \\tfrac12 \\sum_n w_n \\lVert y_n - f(x_n) \\rVert^2
+    J = \\sum_n w_n \\ell(f(x_n), y_n)
         + c_1 \\sum_j \\lVert [u_j; b_j] \\rVert^2 + c_2 \\lVert W_2 \\rVert^2,
 
 with ``u_j`` unit ``j``'s input weights on the standardised inputs ``x'``
-(the coordinates of the layer-1 solve), ``c_2 = beta * ridge`` the output
-refit's ridge and ``c_1`` that times the first layer's fan-in factor.
+(the coordinates of the layer-1 solve), ``c_1`` the output ridge ``c_2``
+times the first layer's fan-in factor, and ``l`` the squared error
+``||y - f||^2 / 2`` or the log-loss.
 
 One *pass* visits the units in turn (Gauss-Seidel). With the other units
-fixed and unit ``j``'s set of active rows held, ``J`` is quadratic in the
-change ``s`` of ``[u_j; b_j]``; its minimiser solves
+fixed and unit ``j``'s set of active rows held, the loss lies below a
+quadratic in the change ``s`` of ``[u_j; b_j]`` with curvature ``kappa``
+(the squared error: equal to it, ``kappa = 1``; the log-loss: Boehning's
+bound, ``kappa = 1/2``, ``1/4`` for one logistic output); its minimiser
+solves
 
 .. math::
 
-    (\\lVert v_j \\rVert^2 G_j + 2 c_1 I) s = \\sum_{n \\in S_j} w_n (v_j^T r_n) \\tilde x_n
-        - 2 c_1 [u_j; b_j],
+    (\\kappa \\lVert v_j \\rVert^2 G_j + 2 c_1 I) s
+        = \\sum_{n \\in S_j} w_n (v_j^T r_n) \\tilde x_n - 2 c_1 [u_j; b_j],
 
 ``G_j = sum_{n in S_j} w_n x~_n x~_n^T`` over the active rows ``S_j``
-(``x~ = [x'; 1]``), ``v_j`` its output weights, ``r_n`` the residuals: one
-small Gram reduction per unit, as every weight update of the paper (eq. 3)
-is. The step changes the active set, so its true change of ``J`` is
-measured (one more reduction) at ``STEP_SCALES`` of it and the best taken if
-it lowers ``J``; the output layer is then solved exactly (a ridge
-regression on the features). ``J`` never rises. The passes stop once
-``WINDOW`` of them together lowered ``J`` by less than ``WINDOW * TOL`` of
-it, or after the estimator's ``unit_refit_passes``.
+(``x~ = [x'; 1]``), ``v_j`` its output weights, ``r_n`` minus the loss's
+gradient (the residuals ``y - f`` of the squared error): one small Gram
+reduction per unit, as every weight update of the paper (eq. 3) is. The
+step changes the active set, so its true change of ``J`` is measured (one
+more reduction) at ``STEP_SCALES`` of it and the best taken if it lowers
+``J``. The output layer then minimises the same bound, a ridge regression
+on the features with targets ``f + r / kappa``: exact for the squared
+error, and for the log-loss ``OUTPUT_STEPS`` majorise-minimise steps, each
+of which lowers ``J``. ``J`` never rises. The passes stop once ``WINDOW``
+of them together lowered ``J`` by less than ``WINDOW * TOL`` of it, or
+after the estimator's ``unit_refit_passes``.
 
 The per-sample arrays (float64 copies of the standardised inputs, the
-pre-activations, the features and the residuals) live in the shards, as the
-ADMM state does, and only ``(d + 2)``-sized sums cross processes. The ADMM
-state is left untouched: a ``warm_start`` fit continues the sweeps.
-``docs/what_we_tried.rst``, "Regression", has the measurements and the
-variants that failed (Jacobi steps, momentum, float32 arithmetic).
+pre-activations, the features, the outputs and the residuals) live in the
+shards, as the ADMM state does, and only ``(d + 2)``-sized sums cross
+processes. The ADMM state is left untouched: a ``warm_start`` fit
+continues the sweeps. ``docs/what_we_tried.rst``, "Regression" and
+"Depth", has the measurements and the variants that failed (Jacobi steps,
+momentum, float32 arithmetic).
 """
 
 import numpy as np
 
-from ._kernels import unit_commit, unit_rhs, unit_try
+from ._kernels import unit_commit, unit_rhs, unit_try, unit_try_log_loss
+from ._losses import LOSSES
 from ._sparse_inputs import CenteredSparse
 from ._shard import augmented_gram, cross_gram, weigh
 from ._updates import solve_weights
@@ -62,6 +71,15 @@ WINDOW = 5
 #: Widest inputs refined: each unit solves a ``(d + 1)``-square system per
 #: pass, and the float64 copy of the inputs is kept while the passes run.
 MAX_INPUTS = 64
+#: Majorise-minimise steps of the log-loss's output layer per pass (the
+#: squared error's one step is exact).
+OUTPUT_STEPS = 3
+#: The passes' ridge on the log-loss, in units of the solver's ``ridge()``
+#: (``alpha`` times the capped number of samples): the network's own,
+#: ``beta`` times that, held the units of the hard sets in (one hidden
+#: layer, ``docs/what_we_tried.rst``, "Depth"). The squared error uses the
+#: network's.
+LOG_LOSS_RIDGE = 0.1
 
 
 def applies(solver, n_passes, frozen):
@@ -69,7 +87,8 @@ def applies(solver, n_passes, frozen):
 
     For one hidden ReLU layer on the network's own inputs (a layer-wise
     fit's first stage, not the upper ones, whose inputs are fixed
-    features), the squared error, at most ``MAX_INPUTS`` inputs, not mostly
+    features), a loss with a curvature bound (the squared error, the
+    log-loss), at most ``MAX_INPUTS`` inputs, not mostly
     zeros (those get one scale for all columns, see
     :mod:`~admm_sklearn._input_solve`; a sparse matrix of other inputs is
     densified for the passes), and at
@@ -78,7 +97,7 @@ def applies(solver, n_passes, frozen):
     """
     H, d = solver.layer_sizes[1], solver.layer_sizes[0]
     return (n_passes > 0 and not frozen and solver.n_layers == 2
-            and solver.activation == "relu" and solver.loss == "squared_error"
+            and solver.activation == "relu" and LOSSES[solver.loss].curvature is not None
             and d <= MAX_INPUTS and not solver.input_coordinates.uniform
             and solver.n_samples >= H * (d + 1))
 
@@ -92,17 +111,20 @@ class UnitRefit:
 
     def __init__(self, solver, backend, weights):
         self.backend = backend
+        self.loss = solver.loss
         self.coordinates = solver.input_coordinates
-        ridge = solver.beta * solver.ridge()
+        self.kappa = LOSSES[solver.loss].curvature(solver.layer_sizes[-1])
+        scale = solver.beta if solver.loss == "squared_error" else LOG_LOSS_RIDGE
+        ridge = scale * solver.ridge()
         self.c_in, self.c_out = ridge * solver.input_ridge_factor, ridge
         (W1, b1), (self.W2, self.b2) = weights
         # the first layer as [u_j; b_j] rows on the standardised inputs
         self.theta = np.column_stack(self.coordinates.to_standard(W1, b1))
         self.n_passes = 0
 
-    def objective(self, half_squares):
-        """``J`` from the data term ``1/2 sum w ||r||^2``."""
-        return (half_squares + self.c_in * float(np.sum(self.theta ** 2))
+    def objective(self, data_term):
+        """``J`` from the data term ``sum w l(f, y)``."""
+        return (data_term + self.c_in * float(np.sum(self.theta ** 2))
                 + self.c_out * float(np.sum(self.W2 ** 2)))
 
     def run(self, max_passes):
@@ -111,13 +133,14 @@ class UnitRefit:
         the first pass and after each)."""
         backend, coords = self.backend, self.coordinates
         try:
-            (half,) = backend.map_sum(begin, self.theta, coords.D, coords.c, self.W2, self.b2)
-            self.objectives = [self.objective(float(half[0]))]
+            (data,) = backend.map_sum(begin, self.theta, coords.D, coords.c, self.W2, self.b2,
+                                      self.loss)
+            self.objectives = [self.objective(float(data[0]))]
             while self.n_passes < max_passes and not self._settled():
                 self._pass()
                 self.n_passes += 1
-                (half,) = backend.map_sum(residuals, self.W2, self.b2)
-                self.objectives.append(self.objective(float(half[0])))
+                (data,) = backend.map_sum(residuals, self.W2, self.b2)
+                self.objectives.append(self.objective(float(data[0])))
         finally:
             backend.map(end)  # local: frees memory, no collective
         W1, b1 = coords.to_raw(self.theta[:, :-1], self.theta[:, -1])
@@ -128,13 +151,13 @@ class UnitRefit:
         return len(J) > WINDOW and J[-WINDOW - 1] - J[-1] < WINDOW * TOL * J[-WINDOW - 1]
 
     def _pass(self):
-        """Every unit once, then the output layer solved exactly."""
+        """Every unit once, then the output layer."""
         commit = None
         for j in range(self.theta.shape[0]):
             v = self.W2[:, j]
             gram, rhs = self.backend.map_sum(unit_system, j, v, commit)
             commit = None
-            step = self._step(gram, rhs, float(v @ v), self.theta[j])
+            step = self._step(gram, rhs, self.kappa * float(v @ v), self.theta[j])
             (changes,) = self.backend.map_sum(try_unit, j, step, v)
             theta = self.theta[j]
             changes = changes + self.c_in * np.array(
@@ -143,12 +166,23 @@ class UnitRefit:
             if changes[best] < 0.0:
                 self.theta[j] = theta + STEP_SCALES[best] * step
                 commit = STEP_SCALES[best]
-        gram, cross = self.backend.map_sum(readout_sums, commit)
-        self.W2, self.b2 = solve_weights(cross, gram, 2.0 * self.c_out)
+        self._output(commit)
 
-    def _step(self, gram, rhs, vv, theta):
+    def _output(self, commit):
+        """The output layer: the minimiser of the loss's quadratic bound, a
+        ridge regression on the features with targets ``f + r / kappa``;
+        exact for the squared error, else repeated (each step lowers ``J``)."""
+        ridge = 2.0 * self.c_out / self.kappa
+        gram, cross = self.backend.map_sum(readout_sums, commit, self.kappa)
+        self.W2, self.b2 = solve_weights(cross, gram, ridge)
+        for _ in range(0 if self.loss == "squared_error" else OUTPUT_STEPS - 1):
+            self.backend.map_sum(residuals, self.W2, self.b2)
+            (cross,) = self.backend.map_sum(readout_cross, self.kappa)
+            self.W2, self.b2 = solve_weights(cross, gram, ridge)
+
+    def _step(self, gram, rhs, curvature, theta):
         """The unit's closed-form step ``s`` (module docstring)."""
-        system = vv * gram
+        system = curvature * gram
         system[np.diag_indices_from(system)] += 2.0 * self.c_in
         rhs = rhs - 2.0 * self.c_in * theta
         try:  # numpy's: scipy's checks cost 10x its solve at this size
@@ -161,11 +195,13 @@ class UnitRefit:
 class _State:
     """A shard's arrays for the passes, float64: ``X`` the standardised
     inputs with a column of ones, ``Z`` the pre-activations (columns
-    contiguous, one per unit), ``A = relu(Z)``, ``R`` the residuals, ``w``
-    the sample weights (``None``: ones); ``q = R v_j``, ``xs = X s`` and
-    ``v`` of the unit last tried."""
+    contiguous, one per unit), ``A = relu(Z)``, ``R`` the residuals (minus
+    the loss's gradient; ``None`` when stale), ``F`` the outputs (``None``
+    for the squared error, where ``R = Y - F`` is kept up to date instead),
+    ``w`` the sample weights (``None``: ones); ``q = R v_j``, ``xs = X s``
+    and ``v`` of the unit last tried."""
 
-    def __init__(self, shard, theta, D, offset):
+    def __init__(self, shard, theta, D, offset, loss):
         n, d = shard.x.shape
         self.X = np.empty((n, d + 1))
         x = shard.x
@@ -177,45 +213,64 @@ class _State:
         self.A = np.maximum(self.Z, 0.0)
         self.Y = np.asarray(shard.y, dtype=np.float64)
         self.w = None if shard.w is None else np.asarray(shard.w, dtype=np.float64)
+        self.loss = LOSSES[loss]
+        # the squared error's residuals move linearly with the outputs
+        self.linear = loss == "squared_error"
         # each unit's Gram over its active rows, kept up to date by the
         # rows whose activity a step flips (few, once the passes settle)
         self.G = np.stack([self.gram(self.Z[:, j] > 0.0) for j in range(self.Z.shape[1])])
-        self.R = self.q = self.xs = self.v = self.j = None
+        self.R = self.F = self.q = self.xs = self.v = self.j = None
 
     def gram(self, rows):
         """``sum_{rows} w x~ x~^T``, ``rows`` a boolean mask."""
         X = self.X[rows]
         return X.T @ weigh(X, None if self.w is None else self.w[rows])
 
-    def half_squares(self):
-        return 0.5 * float(np.vdot(weigh(self.R, self.w), self.R))
+    def residuals(self):
+        """``R``, brought up to date."""
+        if self.R is None:
+            self.R = self.loss.residual(self.Y, self.F)
+        return self.R
+
+    def data_term(self, rows, F):
+        """``sum w l(F, y)`` over ``rows`` (``F``: those rows' outputs)."""
+        return self.loss.value(self.Y[rows], F, None if self.w is None else self.w[rows])
 
 
-def begin(shard, theta, D, offset, W2, b2):
+def begin(shard, theta, D, offset, W2, b2, loss):
     """Set up the shard's arrays for the network ``theta`` (standardised
-    first layer), ``W2, b2``; returns ``1/2 sum w ||r||^2``."""
-    shard.unit_refit = _State(shard, theta, D, offset)
+    first layer), ``W2, b2`` and the loss named ``loss``; returns the data
+    term ``sum w l(f, y)``."""
+    shard.unit_refit = _State(shard, theta, D, offset, loss)
     return residuals(shard, W2, b2)
 
 
 def residuals(shard, W2, b2):
-    """``R = Y - A W_2^T - b_2`` for a new output layer; returns ``1/2 sum w ||r||^2``."""
+    """The outputs and residuals for a new output layer; returns the data
+    term ``sum w l(f, y)``."""
     state = shard.unit_refit
-    state.R = state.Y - state.A @ W2.T - b2
-    return (np.array([state.half_squares()]),)
+    F = state.A @ W2.T + b2
+    state.R = state.loss.residual(state.Y, F)
+    state.F = None if state.linear else F
+    return (np.array([state.loss.value(state.Y, F, state.w)]),)
 
 
 def _commit(state, scale):
-    """Apply ``scale`` times the last unit's tried step to ``Z, A, R, G``
-    (compiled, else the NumPy reference below)."""
+    """Apply ``scale`` times the last unit's tried step to ``Z, A, G`` and
+    to ``R`` (squared error) or ``F`` (compiled, else the NumPy reference
+    below)."""
     j = state.j
-    if not unit_commit(state.X, state.Z[:, j], state.A[:, j], state.R, state.v, state.xs,
+    # the kernel's R -= (a_new - a) v^T is F += (a_new - a) v^T with -v
+    moved, v = (state.R, state.v) if state.linear else (state.F, -state.v)
+    if not state.linear:
+        state.R = None
+    if not unit_commit(state.X, state.Z[:, j], state.A[:, j], moved, v, state.xs,
                        scale, state.w, state.G[j]):
         z = state.Z[:, j] + scale * state.xs
         was, now = state.Z[:, j] > 0.0, z > 0.0
         state.G[j] += state.gram(now & ~was) - state.gram(was & ~now)
         a = np.maximum(z, 0.0)
-        state.R -= np.outer(a - state.A[:, j], state.v)
+        moved -= np.outer(a - state.A[:, j], v)
         state.Z[:, j], state.A[:, j] = z, a
 
 
@@ -226,22 +281,38 @@ def unit_system(shard, j, v, commit):
     state = shard.unit_refit
     if commit is not None:
         _commit(state, commit)
-    compiled = unit_rhs(state.X, state.Z[:, j], state.R, v, state.w)
+    R = state.residuals()
+    compiled = unit_rhs(state.X, state.Z[:, j], R, v, state.w)
     if compiled is not None:
         state.q, rhs = compiled
     else:
-        state.q = state.R @ v
+        state.q = R @ v
         q = np.where(state.Z[:, j] > 0.0, state.q, 0.0)
         rhs = state.X.T @ (q if state.w is None else q * state.w)
     return state.G[j].copy(), rhs
 
 
 def try_unit(shard, j, step, v):
-    """The change of the data term ``1/2 sum w ||r||^2`` when unit ``j`` takes
+    """The change of the data term ``sum w l(f, y)`` when unit ``j`` takes
     each of ``STEP_SCALES`` times ``step``, the active rows moving with it."""
     state = shard.unit_refit
     state.j, state.v = j, v
     z, a, vv = state.Z[:, j], state.A[:, j], float(v @ v)
+    if not state.linear:
+        compiled = unit_try_log_loss(state.X, z, a, state.F, state.Y, v, state.w, step,
+                                     _SCALES)
+        if compiled is not None:
+            state.xs, changes = compiled
+            return (changes,)
+        state.xs = state.X @ step
+        changes = np.zeros(len(STEP_SCALES))
+        for k, scale in enumerate(STEP_SCALES):
+            delta = np.maximum(z + scale * state.xs, 0.0) - a
+            rows = delta != 0.0
+            F = state.F[rows]
+            changes[k] = (state.data_term(rows, F + np.outer(delta[rows], v))
+                          - state.data_term(rows, F))
+        return (changes,)
     compiled = unit_try(state.X, z, a, state.q, state.w, step, vv, _SCALES)
     if compiled is not None:
         state.xs, changes = compiled
@@ -253,13 +324,26 @@ def try_unit(shard, j, step, v):
     return (per_row.sum(axis=1) if state.w is None else per_row @ state.w,)
 
 
-def readout_sums(shard, commit):
+def _targets(state, kappa):
+    """The output layer's ridge-regression targets ``f + r / kappa`` (``y``
+    for the squared error)."""
+    return state.Y if state.linear else state.F + state.residuals() / kappa
+
+
+def readout_sums(shard, commit, kappa):
     """After the pass's last accepted step: ``([A, 1]^T diag(w) [A, 1],
-    Y^T diag(w) [A, 1])``, the output layer's ridge regression."""
+    T^T diag(w) [A, 1])``, ``T`` the targets of the output layer."""
     state = shard.unit_refit
     if commit is not None:
         _commit(state, commit)
-    return augmented_gram(state.A, w=state.w), cross_gram(state.A, state.Y, state.w)
+    return (augmented_gram(state.A, w=state.w),
+            cross_gram(state.A, _targets(state, kappa), state.w))
+
+
+def readout_cross(shard, kappa):
+    """``T^T diag(w) [A, 1]`` alone: the features have not moved."""
+    state = shard.unit_refit
+    return (cross_gram(state.A, _targets(state, kappa), state.w),)
 
 
 def end(shard):

@@ -57,15 +57,16 @@ PARAMS = dict(hidden_layer_sizes=(12, 5), max_iter=25, n_warmup_iter=5, random_s
               dtype="float64")  # float64: equal to serial to round-off
 
 
-@pytest.mark.parametrize("estimator,weighted,interval", [
-    (ADMMClassifier, False, 1), (ADMMClassifier, True, 1), (ADMMRegressor, False, 1),
-    (ADMMRegressor, True, 1), (ADMMClassifier, False, 2)])
-def test_dask_numpy_input_equals_serial(client, estimator, weighted, interval):
-    # interval 2: W_1 held every other sweep, W_1 a_0 + b_1 kept on the workers
+@pytest.mark.parametrize("estimator,weighted,interval,passes", [
+    (ADMMClassifier, False, 1, 0), (ADMMClassifier, True, 1, 5), (ADMMRegressor, False, 1, 100),
+    (ADMMRegressor, True, 1, 100), (ADMMClassifier, False, 2, 0)])
+def test_dask_numpy_input_equals_serial(client, estimator, weighted, interval, passes):
+    # interval 2: W_1 held every other sweep, W_1 a_0 + b_1 kept on the workers;
+    # passes: the first stage's unit passes on the log-loss / squared error
     X, y, y_real = _data()
     target = y if estimator is ADMMClassifier else y_real
     w = np.random.default_rng(1).integers(0, 3, len(X)) if weighted else None
-    params = dict(PARAMS, input_solve_interval=interval)
+    params = dict(PARAMS, input_solve_interval=interval, unit_refit_passes=passes)
     serial = estimator(**params).fit(X, target, sample_weight=w)
     dask = estimator(backend="dask", **params).fit(X, target, sample_weight=w)
     _assert_same_model(dask, serial)

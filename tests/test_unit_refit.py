@@ -1,7 +1,8 @@
 """The first layer's unit refit after the sweeps (admm_sklearn._unit_refit):
 each closed-form unit step against a brute-force minimiser, the measured
 changes against forward passes, the objective never rising, and where the
-passes run."""
+passes run; for the squared error and the log-loss (one logistic output,
+and a softmax over three)."""
 
 from types import SimpleNamespace
 
@@ -14,15 +15,28 @@ from admm_sklearn import _unit_refit as unit_refit
 from admm_sklearn._backends import SerialBackend
 from admm_sklearn._input_solve import InputCoordinates
 from admm_sklearn._kernels import HAVE_NUMBA
+from admm_sklearn._losses import LOSSES
 from admm_sklearn._unit_refit import (STEP_SCALES, UnitRefit, begin, end, try_unit,
                                       unit_system)
 
 
-def _problem(n=400, d=3, H=6, k=2, seed=0, weighted=True):
+#: (loss, output units): the squared error on two targets, the log-loss on
+#: one logistic output and on a softmax over three classes
+CASES = [("squared_error", 2), ("log_loss", 1), ("log_loss", 3)]
+
+
+def _problem(n=400, d=3, H=6, k=2, seed=0, weighted=True, loss="squared_error"):
     """A random network on centred rows, its shards and a stand-in solver."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)) * [1.0, 3.0, 0.5][:d] + 2.0
-    Y = np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.abs(X[:, 1])])[:, :k]
+    F = np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.abs(X[:, 1]) - 2.0,
+                         np.cos(X[:, 1])])
+    if loss == "squared_error":
+        Y = F[:, :k]
+    elif k == 1:  # one logistic output: 0/1
+        Y = (F[:, :1] > np.median(F[:, 0])).astype(float)
+    else:  # one-hot classes
+        Y = np.eye(k)[np.argmax(F[:, :k] / F[:, :k].std(axis=0), axis=1)]
     w = rng.integers(0, 3, size=n).astype(float) if weighted else None
     shift = X.mean(axis=0)
     backend = SerialBackend()
@@ -32,7 +46,7 @@ def _problem(n=400, d=3, H=6, k=2, seed=0, weighted=True):
     ones = np.ones(n) if w is None else w
     coords = InputCoordinates(total, ones @ Xc, ones @ Xc ** 2)
     solver = SimpleNamespace(input_coordinates=coords, input_ridge_factor=1.5, beta=1.0,
-                             ridge=lambda: 0.4)
+                             ridge=lambda: 0.4, loss=loss, layer_sizes=(d, H, k))
     weights = [(rng.normal(size=(H, d)), rng.normal(size=H) * 0.3),
                (rng.normal(size=(k, H)), rng.normal(size=k))]
     return backend, solver, weights, Xc, Y, ones
@@ -43,26 +57,32 @@ def _objective(refit, theta, W2, b2, Xc, Y, ones):
     coords = refit.coordinates
     Xs = np.column_stack([Xc * coords.D + coords.c, np.ones(len(Xc))])
     out = np.maximum(Xs @ theta.T, 0.0) @ W2.T + b2
-    return (0.5 * ones @ np.sum((Y - out) ** 2, axis=1)
+    return (LOSSES[refit.loss].value(Y, out, ones)
             + refit.c_in * np.sum(theta ** 2) + refit.c_out * np.sum(W2 ** 2))
 
 
-def test_unit_step_minimises_the_objective_with_the_active_rows_held():
-    backend, solver, weights, Xc, Y, ones = _problem()
+def _begin(backend, refit, theta=None):
+    theta = refit.theta if theta is None else theta
+    return backend.map_sum(begin, theta, refit.coordinates.D, refit.coordinates.c,
+                           refit.W2, refit.b2, refit.loss)
+
+
+@pytest.mark.parametrize("loss, k", CASES)
+def test_unit_step_minimises_the_loss_bound_with_the_active_rows_held(loss, k):
+    backend, solver, weights, Xc, Y, ones = _problem(loss=loss, k=k)
     refit = UnitRefit(solver, backend, weights)
-    backend.map_sum(begin, refit.theta, refit.coordinates.D, refit.coordinates.c,
-                    refit.W2, refit.b2)
+    _begin(backend, refit)
     state = backend.shards[0].unit_refit
     for j in (0, 3):
         v = refit.W2[:, j]
         gram, rhs = backend.map_sum(unit_system, j, v, None)
-        step = refit._step(gram, rhs, float(v @ v), refit.theta[j])
+        step = refit._step(gram, rhs, refit.kappa * float(v @ v), refit.theta[j])
         active = state.Z[:, j] > 0
+        q = state.residuals() @ v
 
-        def held(s):  # J as a function of unit j's change, its active rows fixed
-            moved = state.A[:, j] + np.where(active, state.X @ s, 0.0)
-            R = state.R - np.outer(moved - state.A[:, j], v)
-            return (0.5 * ones @ np.sum(R ** 2, axis=1)
+        def held(s):  # the loss's quadratic bound in unit j's change, its active rows fixed
+            moved = np.where(active, state.X @ s, 0.0)
+            return (ones @ (-q * moved + 0.5 * refit.kappa * (v @ v) * moved ** 2)
                     + refit.c_in * np.sum((refit.theta[j] + s) ** 2))
 
         brute = minimize(held, np.zeros_like(step), method="BFGS", options={"gtol": 1e-10}).x
@@ -71,16 +91,34 @@ def test_unit_step_minimises_the_objective_with_the_active_rows_held():
     backend.map(end)
 
 
-def test_tried_changes_and_commits_match_forward_passes():
-    backend, solver, weights, Xc, Y, ones = _problem(seed=1)
+def test_the_bound_is_the_squared_error_itself_and_lies_above_the_log_loss():
+    rng = np.random.default_rng(0)
+    for name, k in CASES:
+        loss = LOSSES[name]
+        kappa = loss.curvature(k)
+        Y = np.eye(k)[rng.integers(0, k, 200)] if k > 1 else rng.integers(0, 2, (200, 1))
+        F, D = rng.normal(size=(200, k)) * 3, rng.normal(size=(200, k)) * 3
+        bound = (loss.value(Y, F) - np.sum(loss.residual(Y, F) * D)
+                 + 0.5 * kappa * np.sum(D ** 2))
+        if name == "squared_error":
+            assert loss.value(Y, F + D) == pytest.approx(bound, rel=1e-12)
+        else:
+            for row in range(200):
+                f, d, y = F[row:row + 1], D[row:row + 1], Y[row:row + 1]
+                assert loss.value(y, f + d) <= (loss.value(y, f) - np.sum(loss.residual(y, f) * d)
+                                                + 0.5 * kappa * np.sum(d ** 2) + 1e-12)
+
+
+@pytest.mark.parametrize("loss, k", CASES)
+def test_tried_changes_and_commits_match_forward_passes(loss, k):
+    backend, solver, weights, Xc, Y, ones = _problem(seed=1, loss=loss, k=k)
     refit = UnitRefit(solver, backend, weights)
-    (half,) = backend.map_sum(begin, refit.theta, refit.coordinates.D, refit.coordinates.c,
-                              refit.W2, refit.b2)
+    (data,) = _begin(backend, refit)
     J0 = _objective(refit, refit.theta, refit.W2, refit.b2, Xc, Y, ones)
-    assert refit.objective(half[0]) == pytest.approx(J0, rel=1e-12)
+    assert refit.objective(data[0]) == pytest.approx(J0, rel=1e-12)
     j, v = 2, refit.W2[:, 2]
     gram, rhs = backend.map_sum(unit_system, j, v, None)
-    step = refit._step(gram, rhs, float(v @ v), refit.theta[j])
+    step = refit._step(gram, rhs, refit.kappa * float(v @ v), refit.theta[j])
     (changes,) = backend.map_sum(try_unit, j, step, v)
     for scale, change in zip(STEP_SCALES, changes):
         theta = refit.theta.copy()
@@ -93,16 +131,20 @@ def test_tried_changes_and_commits_match_forward_passes():
     moved = backend.shards[0].unit_refit
     theta = refit.theta.copy()
     theta[j] += STEP_SCALES[1] * step
-    backend.map_sum(begin, theta, refit.coordinates.D, refit.coordinates.c, refit.W2, refit.b2)
+    _begin(backend, refit, theta)
     fresh = backend.shards[0].unit_refit
-    for name in ("Z", "A", "R", "G"):
-        np.testing.assert_allclose(getattr(moved, name), getattr(fresh, name), atol=1e-10)
+    for name in ("Z", "A", "G", "F"):
+        if getattr(fresh, name) is not None:
+            np.testing.assert_allclose(getattr(moved, name), getattr(fresh, name), atol=1e-10)
+    np.testing.assert_allclose(moved.residuals(), fresh.residuals(), atol=1e-10)
     backend.map(end)
 
 
+@pytest.mark.parametrize("loss, k", CASES)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_passes_never_raise_the_objective_and_report_the_network_returned(weighted):
-    backend, solver, weights, Xc, Y, ones = _problem(n=600, seed=2, weighted=weighted)
+def test_passes_never_raise_the_objective_and_report_the_network_returned(weighted, loss, k):
+    backend, solver, weights, Xc, Y, ones = _problem(n=600, seed=2, weighted=weighted,
+                                                     loss=loss, k=k)
     refit = UnitRefit(solver, backend, weights)
     (W1, b1), (W2, b2) = refit.run(30)
     J = np.array(refit.objectives)
@@ -135,19 +177,38 @@ def test_passes_are_skipped_where_they_do_not_apply():
                          activation="hard_sigmoid").fit(X, y).n_unit_refit_passes_ == 0
     ran = ADMMRegressor(hidden_layer_sizes=(10,), max_iter=5, unit_refit_passes=2).fit(X, y)
     assert ran.n_unit_refit_passes_ == 2
+    # the classifier's are off by default, and the hinge has no curvature bound
     assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5).fit(X, y > 0) \
         .n_unit_refit_passes_ == 0
+    assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5, loss="hinge",
+                          unit_refit_passes=2).fit(X, y > 0).n_unit_refit_passes_ == 0
+    assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5, unit_refit_passes=2) \
+        .fit(X, y > 0).n_unit_refit_passes_ == 2
+
+
+def test_classifier_fits_its_training_rows_closer_with_the_passes():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(3000, 4))
+    y = np.floor(2 * X[:, 0]) + np.floor(2 * X[:, 1])  # a checkerboard's colours
+    y = (y % 2 == 0).astype(int) + 2 * (X[:, 2] > 0.5)  # and a third and fourth class
+    params = dict(hidden_layer_sizes=(20,), max_iter=60, random_state=0)
+    without = ADMMClassifier(**params).fit(X, y)
+    with_passes = ADMMClassifier(unit_refit_passes=30, **params).fit(X, y)
+    assert 0 < with_passes.n_unit_refit_passes_ <= 30
+    assert with_passes.score(X, y) > without.score(X, y) + 0.03
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="the compiled passes need numba")
-def test_compiled_passes_equal_the_numpy_reference(monkeypatch):
+@pytest.mark.parametrize("loss, k", CASES)
+def test_compiled_passes_equal_the_numpy_reference(monkeypatch, loss, k):
     fitted = []
     for compiled in (True, False):
         if not compiled:
             monkeypatch.setattr(unit_refit, "unit_rhs", lambda *args: None)
             monkeypatch.setattr(unit_refit, "unit_try", lambda *args: None)
+            monkeypatch.setattr(unit_refit, "unit_try_log_loss", lambda *args: None)
             monkeypatch.setattr(unit_refit, "unit_commit", lambda *args: False)
-        backend, solver, weights, *_ = _problem(n=500, seed=3)
+        backend, solver, weights, *_ = _problem(n=500, seed=3, loss=loss, k=k)
         refit = UnitRefit(solver, backend, weights)
         fitted.append((refit.run(8), refit.objectives))
     (ours, J), (reference, J_ref) = fitted

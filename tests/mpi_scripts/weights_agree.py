@@ -1,4 +1,5 @@
-"""Run under ``mpiexec -n P``: sample weights and the regressor under MPI.
+"""Run under ``mpiexec -n P``: sample weights, the regressor and the unit
+passes (both losses) under MPI.
 
 Each rank holds its own rows and their integer weights; the MPI fit must
 equal the serial fit of all rows with their weights, and the serial fit of
@@ -27,13 +28,14 @@ else:
 bounds = np.linspace(0, len(X), size + 1).astype(int)
 local = slice(bounds[rank], bounds[rank + 1])
 params = dict(hidden_layer_sizes=(9,), max_iter=30, n_warmup_iter=5, random_state=3, tol=0.0,
-              dtype="float64")
+              dtype="float64", unit_refit_passes=5)
 mpi = estimator(backend="mpi", **params).fit(X[local], y[local], sample_weight=weights[local])
 if rank == 0:
     weighted = estimator(**params).fit(X, y, sample_weight=weights)
     repeated = estimator(**params).fit(np.repeat(X, weights, axis=0),
                                        np.repeat(y, weights, axis=0))
     for ref in (weighted, repeated):
+        assert mpi.n_unit_refit_passes_ == ref.n_unit_refit_passes_ == 5
         for c, c_ref in zip(mpi.coefs_ + mpi.intercepts_, ref.coefs_ + ref.intercepts_):
             rel = np.abs(c - c_ref).max() / np.abs(c_ref).max()
             assert rel < 1e-8, rel
