@@ -398,22 +398,23 @@ def _row_log_loss(f, y, d, v, shifted):
     return top + np.log(total) - dot
 
 
-def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scales, xs, changes):
-    # xs = X step, and per scale t the log-loss's change over the rows whose
-    # feature d = relu(z + t xs) - a moves: one pass over X
+def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scale, fresh, xs, base, out):
+    # the log-loss's change when the feature moves by d = relu(z + scale xs) - a,
+    # over the rows where it moves; fresh: first scale of a step, so xs = X step
+    # and the rows' current losses (base, computed once, when first needed)
+    # are reset
     weighted = w.shape[0] > 0
     shifted = np.empty(F.shape[1])
     for i in range(X.shape[0]):
-        xi = _row_dot(X, i, step)
-        xs[i] = xi
-        base = np.nan
-        for t in range(scales.shape[0]):
-            d = max(z[i] + scales[t] * xi, 0.0) - a[i]
-            if d != 0.0:
-                if base != base:  # the row's loss now, once
-                    base = _row_log_loss(F[i], Y[i], 0.0, v, shifted)
-                change = _row_log_loss(F[i], Y[i], d, v, shifted) - base
-                changes[t] += w[i] * change if weighted else change
+        if fresh:
+            xs[i] = _row_dot(X, i, step)
+            base[i] = np.nan
+        d = max(z[i] + scale * xs[i], 0.0) - a[i]
+        if d != 0.0:
+            if base[i] != base[i]:
+                base[i] = _row_log_loss(F[i], Y[i], 0.0, v, shifted)
+            change = _row_log_loss(F[i], Y[i], d, v, shifted) - base[i]
+            out[0] += w[i] * change if weighted else change
 
 
 def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
@@ -614,15 +615,20 @@ def unit_try(X, z, a, q, w, step, vv, scales):
     return xs, changes
 
 
-def unit_try_log_loss(X, z, a, F, Y, v, w, step, scales):
-    """``(xs, changes)``: ``xs = X step`` and, per scale ``t``, the weighted
-    log-loss's change when the outputs ``F`` move by ``d v^T``, ``d =
-    relu(z + t xs) - a``; ``None`` without numba."""
+def unit_try_log_loss(X, z, a, F, Y, v, w, step, scale, xs=None, base=None):
+    """``(xs, base, change)``: the weighted log-loss's change when the outputs
+    ``F`` move by ``d v^T``, ``d = relu(z + scale xs) - a``; ``xs = X step``
+    and ``base`` (the rows' losses, as needed) are computed when not given,
+    else reused from the step's last scale. ``None`` without numba."""
     if _unit_try_log_compiled is None:
         return None
-    xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
-    _unit_try_log_compiled(X, z, a, F, Y, v, _no_weights(w), step, scales, xs, changes)
-    return xs, changes
+    fresh = xs is None
+    if fresh:
+        xs, base = np.empty(X.shape[0]), np.empty(X.shape[0])
+    out = np.zeros(1)
+    _unit_try_log_compiled(X, z, a, F, Y, v, _no_weights(w), step, float(scale), fresh, xs,
+                           base, out)
+    return xs, base, out[0]
 
 
 def unit_commit(X, z, a, R, v, xs, scale, w, G):

@@ -34,9 +34,10 @@ solves
 (``x~ = [x'; 1]``), ``v_j`` its output weights, ``r_n`` minus the loss's
 gradient (the residuals ``y - f`` of the squared error): one small Gram
 reduction per unit, as every weight update of the paper (eq. 3) is. The
-step changes the active set, so its true change of ``J`` is measured (one
-more reduction) at ``STEP_SCALES`` of it and the best taken if it lowers
-``J``. The output layer then minimises the same bound, a ridge regression
+step changes the active set, so its true change of ``J`` is measured at
+``STEP_SCALES`` of it: for the squared error all in one more reduction,
+the best taken if it lowers ``J``; for the log-loss one reduction per
+scale, the first that lowers ``J`` taken. The output layer then minimises the same bound, a ridge regression
 on the features with targets ``f + r / kappa``: exact for the squared
 error, and for the log-loss ``OUTPUT_STEPS`` majorise-minimise steps, each
 of which lowers ``J``. ``J`` never rises. The passes stop once ``WINDOW``
@@ -158,15 +159,32 @@ class UnitRefit:
             gram, rhs = self.backend.map_sum(unit_system, j, v, commit)
             commit = None
             step = self._step(gram, rhs, self.kappa * float(v @ v), self.theta[j])
-            (changes,) = self.backend.map_sum(try_unit, j, step, v)
-            theta = self.theta[j]
-            changes = changes + self.c_in * np.array(
-                [2.0 * t * (theta @ step) + t * t * (step @ step) for t in STEP_SCALES])
-            best = int(np.argmin(changes))
-            if changes[best] < 0.0:
-                self.theta[j] = theta + STEP_SCALES[best] * step
-                commit = STEP_SCALES[best]
+            commit = self._scale(j, step, v)
+            if commit is not None:
+                self.theta[j] = self.theta[j] + commit * step
         self._output(commit)
+
+    def _scale(self, j, step, v):
+        """The scale of ``step`` unit ``j`` takes (``None``: none lowers ``J``).
+        The squared error's changes at every scale come from one cheap
+        reduction, and the best is taken; the log-loss's cost a softmax per
+        moving row each, so the scales are tried in turn and the first that
+        lowers ``J`` taken (the full step is, on most units)."""
+        theta = self.theta[j]
+
+        def ridge_change(t):
+            return self.c_in * (2.0 * t * (theta @ step) + t * t * (step @ step))
+
+        if self.loss == "squared_error":
+            (changes,) = self.backend.map_sum(try_unit, j, step, v, None)
+            changes = changes + np.array([ridge_change(t) for t in STEP_SCALES])
+            best = int(np.argmin(changes))
+            return STEP_SCALES[best] if changes[best] < 0.0 else None
+        for k, t in enumerate(STEP_SCALES):
+            (change,) = self.backend.map_sum(try_unit, j, step, v, k)
+            if change[0] + ridge_change(t) < 0.0:
+                return t
+        return None
 
     def _output(self, commit):
         """The output layer: the minimiser of the loss's quadratic bound, a
@@ -198,8 +216,9 @@ class _State:
     contiguous, one per unit), ``A = relu(Z)``, ``R`` the residuals (minus
     the loss's gradient; ``None`` when stale), ``F`` the outputs (``None``
     for the squared error, where ``R = Y - F`` is kept up to date instead),
-    ``w`` the sample weights (``None``: ones); ``q = R v_j``, ``xs = X s``
-    and ``v`` of the unit last tried."""
+    ``w`` the sample weights (``None``: ones); ``q = R v_j``, ``xs = X s``,
+    ``base`` (the log-loss's rows before the step, as needed) and ``v`` of
+    the unit last tried."""
 
     def __init__(self, shard, theta, D, offset, loss):
         n, d = shard.x.shape
@@ -219,7 +238,7 @@ class _State:
         # each unit's Gram over its active rows, kept up to date by the
         # rows whose activity a step flips (few, once the passes settle)
         self.G = np.stack([self.gram(self.Z[:, j] > 0.0) for j in range(self.Z.shape[1])])
-        self.R = self.F = self.q = self.xs = self.v = self.j = None
+        self.R = self.F = self.q = self.xs = self.base = self.v = self.j = None
 
     def gram(self, rows):
         """``sum_{rows} w x~ x~^T``, ``rows`` a boolean mask."""
@@ -292,27 +311,28 @@ def unit_system(shard, j, v, commit):
     return state.G[j].copy(), rhs
 
 
-def try_unit(shard, j, step, v):
+def try_unit(shard, j, step, v, k):
     """The change of the data term ``sum w l(f, y)`` when unit ``j`` takes
-    each of ``STEP_SCALES`` times ``step``, the active rows moving with it."""
+    ``STEP_SCALES[k]`` times ``step`` (``k=None``: each of them), the active
+    rows moving with it."""
     state = shard.unit_refit
     state.j, state.v = j, v
     z, a, vv = state.Z[:, j], state.A[:, j], float(v @ v)
-    if not state.linear:
+    if k is not None:  # one scale: the log-loss
+        scale = STEP_SCALES[k]
+        reuse = (None, None) if k == 0 else (state.xs, state.base)
         compiled = unit_try_log_loss(state.X, z, a, state.F, state.Y, v, state.w, step,
-                                     _SCALES)
+                                     scale, *reuse)
         if compiled is not None:
-            state.xs, changes = compiled
-            return (changes,)
-        state.xs = state.X @ step
-        changes = np.zeros(len(STEP_SCALES))
-        for k, scale in enumerate(STEP_SCALES):
-            delta = np.maximum(z + scale * state.xs, 0.0) - a
-            rows = delta != 0.0
-            F = state.F[rows]
-            changes[k] = (state.data_term(rows, F + np.outer(delta[rows], v))
-                          - state.data_term(rows, F))
-        return (changes,)
+            state.xs, state.base, change = compiled
+            return (np.array([change]),)
+        if k == 0:
+            state.xs = state.X @ step
+        delta = np.maximum(z + scale * state.xs, 0.0) - a
+        rows = delta != 0.0
+        F = state.F[rows]
+        return (np.array([state.data_term(rows, F + np.outer(delta[rows], v))
+                          - state.data_term(rows, F)]),)
     compiled = unit_try(state.X, z, a, state.q, state.w, step, vv, _SCALES)
     if compiled is not None:
         state.xs, changes = compiled

@@ -119,7 +119,11 @@ def test_tried_changes_and_commits_match_forward_passes(loss, k):
     j, v = 2, refit.W2[:, 2]
     gram, rhs = backend.map_sum(unit_system, j, v, None)
     step = refit._step(gram, rhs, refit.kappa * float(v @ v), refit.theta[j])
-    (changes,) = backend.map_sum(try_unit, j, step, v)
+    if loss == "squared_error":  # every scale from one reduction
+        (changes,) = backend.map_sum(try_unit, j, step, v, None)
+    else:  # one scale per reduction, in turn
+        changes = [backend.map_sum(try_unit, j, step, v, k)[0][0]
+                   for k in range(len(STEP_SCALES))]
     for scale, change in zip(STEP_SCALES, changes):
         theta = refit.theta.copy()
         theta[j] += scale * step
