@@ -379,23 +379,12 @@ def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
             changes[t] += wi * d * (0.5 * vv * d - q[i])
 
 
-def _row_log_loss(f, y, d, v, shifted):
-    # one row's log-loss at the logits f + d v (shifted: scratch of f's size);
-    # the logistic loss for one logit, the softmax cross-entropy for several
-    K = f.shape[0]
-    if K == 1:
-        t = f[0] + d * v[0]
-        # log(1 + e^t) - y t, without overflow
-        return max(t, 0.0) + np.log1p(np.exp(-abs(t))) - y[0] * t
-    top = -np.inf
-    for k in range(K):
-        shifted[k] = f[k] + d * v[k]
-        top = max(top, shifted[k])
-    total, dot = 0.0, 0.0
-    for k in range(K):
-        total += np.exp(shifted[k] - top)
-        dot += y[k] * shifted[k]
-    return top + np.log(total) - dot
+def _row_log_loss(f, y, d, v, logits, p):
+    # one row's log-loss at the logits f + d v (logits, p: scratch of f's size),
+    # by the prox's stable row objective with its proximal term off
+    for k in range(f.shape[0]):
+        logits[k] = f[k] + d * v[k]
+    return _row_objective(y, logits, logits, 0.0, p)
 
 
 def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scale, fresh, xs, base, out):
@@ -404,7 +393,7 @@ def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scale, fresh, xs, base, out):
     # and the rows' current losses (base, computed once, when first needed)
     # are reset
     weighted = w.shape[0] > 0
-    shifted = np.empty(F.shape[1])
+    logits, p = np.empty(F.shape[1]), np.empty(F.shape[1])
     for i in range(X.shape[0]):
         if fresh:
             xs[i] = _row_dot(X, i, step)
@@ -412,8 +401,8 @@ def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scale, fresh, xs, base, out):
         d = max(z[i] + scale * xs[i], 0.0) - a[i]
         if d != 0.0:
             if base[i] != base[i]:
-                base[i] = _row_log_loss(F[i], Y[i], 0.0, v, shifted)
-            change = _row_log_loss(F[i], Y[i], d, v, shifted) - base[i]
+                base[i] = _row_log_loss(F[i], Y[i], 0.0, v, logits, p)
+            change = _row_log_loss(F[i], Y[i], d, v, logits, p) - base[i]
             out[0] += w[i] * change if weighted else change
 
 

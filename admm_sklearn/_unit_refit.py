@@ -115,7 +115,10 @@ class UnitRefit:
         self.loss = solver.loss
         self.coordinates = solver.input_coordinates
         self.kappa = LOSSES[solver.loss].curvature(solver.layer_sizes[-1])
-        scale = solver.beta if solver.loss == "squared_error" else LOG_LOSS_RIDGE
+        # the squared error is its own quadratic bound: one output solve is
+        # exact, and every step scale is measured by one cheap reduction
+        self.exact = solver.loss == "squared_error"
+        scale = solver.beta if self.exact else LOG_LOSS_RIDGE
         ridge = scale * solver.ridge()
         self.c_in, self.c_out = ridge * solver.input_ridge_factor, ridge
         (W1, b1), (self.W2, self.b2) = weights
@@ -175,7 +178,7 @@ class UnitRefit:
         def ridge_change(t):
             return self.c_in * (2.0 * t * (theta @ step) + t * t * (step @ step))
 
-        if self.loss == "squared_error":
+        if self.exact:
             (changes,) = self.backend.map_sum(try_unit, j, step, v, None)
             changes = changes + np.array([ridge_change(t) for t in STEP_SCALES])
             best = int(np.argmin(changes))
@@ -193,7 +196,7 @@ class UnitRefit:
         ridge = 2.0 * self.c_out / self.kappa
         gram, cross = self.backend.map_sum(readout_sums, commit, self.kappa)
         self.W2, self.b2 = solve_weights(cross, gram, ridge)
-        for _ in range(0 if self.loss == "squared_error" else OUTPUT_STEPS - 1):
+        for _ in range(0 if self.exact else OUTPUT_STEPS - 1):
             self.backend.map_sum(residuals, self.W2, self.b2)
             (cross,) = self.backend.map_sum(readout_cross, self.kappa)
             self.W2, self.b2 = solve_weights(cross, gram, ridge)
@@ -224,7 +227,10 @@ class _State:
         n, d = shard.x.shape
         self.X = np.empty((n, d + 1))
         x = shard.x
-        if isinstance(x, CenteredSparse):  # at most MAX_INPUTS columns: densified
+        if isinstance(x, CenteredSparse):
+            # deliberate: the passes read rows of a dense float64 copy, and
+            # applies() admits at most MAX_INPUTS columns not mostly zeros,
+            # so this copy is no larger than a dense input's
             x = x.X.toarray() - x.shift
         self.X[:, :-1] = x * D + offset
         self.X[:, -1] = 1.0
