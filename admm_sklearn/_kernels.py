@@ -379,33 +379,6 @@ def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
             changes[t] += wi * d * (0.5 * vv * d - q[i])
 
 
-def _row_log_loss(f, y, d, v, logits, p):
-    # one row's log-loss at the logits f + d v (logits, p: scratch of f's size),
-    # by the prox's stable row objective with its proximal term off
-    for k in range(f.shape[0]):
-        logits[k] = f[k] + d * v[k]
-    return _row_objective(y, logits, logits, 0.0, p)
-
-
-def _unit_try_log_loop(X, z, a, F, Y, v, w, step, scale, fresh, xs, base, out):
-    # the log-loss's change when the feature moves by d = relu(z + scale xs) - a,
-    # over the rows where it moves; fresh: first scale of a step, so xs = X step
-    # and the rows' current losses (base, computed once, when first needed)
-    # are reset
-    weighted = w.shape[0] > 0
-    logits, p = np.empty(F.shape[1]), np.empty(F.shape[1])
-    for i in range(X.shape[0]):
-        if fresh:
-            xs[i] = _row_dot(X, i, step)
-            base[i] = np.nan
-        d = max(z[i] + scale * xs[i], 0.0) - a[i]
-        if d != 0.0:
-            if base[i] != base[i]:
-                base[i] = _row_log_loss(F[i], Y[i], 0.0, v, logits, p)
-            change = _row_log_loss(F[i], Y[i], d, v, logits, p) - base[i]
-            out[0] += w[i] * change if weighted else change
-
-
 def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
     # z += scale xs, a = relu(z), R -= (a_new - a) v^T, and G gains (loses)
     # w x x^T for each row that turns active (inactive)
@@ -445,10 +418,8 @@ if njit is not None:
     _newton_accept_compiled = _jit(_newton_accept_loop)
     _transpose_accumulate_compiled = _jit(_transpose_accumulate_loop)
     _row_dot = _jit(_row_dot)
-    _row_log_loss = _jit(_row_log_loss)
     _unit_rhs_compiled = _jit(_unit_rhs_loop)
     _unit_try_compiled = _jit(_unit_try_loop)
-    _unit_try_log_compiled = _jit(_unit_try_log_loop)
     _unit_commit_compiled = _jit(_unit_commit_loop)
 else:  # pragma: no cover
     _prox_pieces_compiled = _prox_relu_compiled = _activation_residual_compiled = None
@@ -456,7 +427,6 @@ else:  # pragma: no cover
     _newton_direction_compiled = _newton_accept_compiled = None
     _transpose_accumulate_compiled = None
     _unit_rhs_compiled = _unit_try_compiled = _unit_commit_compiled = None
-    _unit_try_log_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
@@ -602,22 +572,6 @@ def unit_try(X, z, a, q, w, step, vv, scales):
     xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
     _unit_try_compiled(X, z, a, q, _no_weights(w), step, float(vv), scales, xs, changes)
     return xs, changes
-
-
-def unit_try_log_loss(X, z, a, F, Y, v, w, step, scale, xs=None, base=None):
-    """``(xs, base, change)``: the weighted log-loss's change when the outputs
-    ``F`` move by ``d v^T``, ``d = relu(z + scale xs) - a``; ``xs = X step``
-    and ``base`` (the rows' losses, as needed) are computed when not given,
-    else reused from the step's last scale. ``None`` without numba."""
-    if _unit_try_log_compiled is None:
-        return None
-    fresh = xs is None
-    if fresh:
-        xs, base = np.empty(X.shape[0]), np.empty(X.shape[0])
-    out = np.zeros(1)
-    _unit_try_log_compiled(X, z, a, F, Y, v, _no_weights(w), step, float(scale), fresh, xs,
-                           base, out)
-    return xs, base, out[0]
 
 
 def unit_commit(X, z, a, R, v, xs, scale, w, G):

@@ -34,7 +34,9 @@ if __name__ == "__main__":
     X, y = make_classification(n_samples=20_000, n_features=20, n_informative=12,
                                random_state=0)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
-    params = dict(hidden_layer_sizes=(64,), max_iter=100, random_state=0)
+    # no unit passes after the sweeps: each pass is about 200 small calls to
+    # the workers, slow on a cluster (the sweeps need a few per sweep)
+    params = dict(hidden_layer_sizes=(64,), max_iter=100, random_state=0, unit_refit_passes=0)
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster, Client(cluster) as client:

@@ -221,8 +221,9 @@ def test_start_fraction_fits_a_random_subset_first_then_continues_on_all_rows():
     X, y = make_moons(800, noise=0.2, random_state=0)
     order = np.argsort(y, kind="stable")  # sorted labels: a head slice would be one class
     X, y = X[order], y[order]
+    # no unit passes: the manual fit below would run them on the subset too
     params = dict(hidden_layer_sizes=(16,), max_iter=40, n_warmup_iter=5, tol=0.0,
-                  dtype="float64", random_state=0)
+                  dtype="float64", random_state=0, unit_refit_passes=0)
     log = _ScatterLog()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -45,26 +45,34 @@ def _problem(n=400, d=3, H=6, k=2, seed=0, weighted=True, loss="squared_error"):
     total = n if w is None else w.sum()
     ones = np.ones(n) if w is None else w
     coords = InputCoordinates(total, ones @ Xc, ones @ Xc ** 2)
+    # the passes fit every row but the held-out ones
+    fitted = ones * ~unit_refit.held_out_rows(_standard(Xc, coords), unit_refit.HOLDOUT[loss])
     solver = SimpleNamespace(input_coordinates=coords, input_ridge_factor=1.5, beta=1.0,
                              ridge=lambda: 0.4, loss=loss, layer_sizes=(d, H, k))
     weights = [(rng.normal(size=(H, d)), rng.normal(size=H) * 0.3),
                (rng.normal(size=(k, H)), rng.normal(size=k))]
-    return backend, solver, weights, Xc, Y, ones
+    return backend, solver, weights, Xc, Y, fitted
+
+
+def _standard(Xc, coords):
+    """The standardised inputs with a column of ones, as the passes hold them."""
+    return np.column_stack([Xc * coords.D + coords.c, np.ones(len(Xc))])
+
+
+def _outputs(refit, theta, W2, b2, Xc):
+    return np.maximum(_standard(Xc, refit.coordinates) @ theta.T, 0.0) @ W2.T + b2
 
 
 def _objective(refit, theta, W2, b2, Xc, Y, ones):
     """``J`` of a network by a forward pass (the module docstring's formula)."""
-    coords = refit.coordinates
-    Xs = np.column_stack([Xc * coords.D + coords.c, np.ones(len(Xc))])
-    out = np.maximum(Xs @ theta.T, 0.0) @ W2.T + b2
-    return (LOSSES[refit.loss].value(Y, out, ones)
+    return (LOSSES[refit.loss].value(Y, _outputs(refit, theta, W2, b2, Xc), ones)
             + refit.c_in * np.sum(theta ** 2) + refit.c_out * np.sum(W2 ** 2))
 
 
 def _begin(backend, refit, theta=None):
     theta = refit.theta if theta is None else theta
     return backend.map_sum(begin, theta, refit.coordinates.D, refit.coordinates.c,
-                           refit.W2, refit.b2, refit.loss)
+                           refit.W2, refit.b2, refit.loss, refit.holdout)
 
 
 @pytest.mark.parametrize("loss, k", CASES)
@@ -119,17 +127,22 @@ def test_tried_changes_and_commits_match_forward_passes(loss, k):
     j, v = 2, refit.W2[:, 2]
     gram, rhs = backend.map_sum(unit_system, j, v, None)
     step = refit._step(gram, rhs, refit.kappa * float(v @ v), refit.theta[j])
-    if loss == "squared_error":  # every scale from one reduction
-        (changes,) = backend.map_sum(try_unit, j, step, v, None)
-    else:  # one scale per reduction, in turn
-        changes = [backend.map_sum(try_unit, j, step, v, k)[0][0]
-                   for k in range(len(STEP_SCALES))]
+    (changes,) = backend.map_sum(try_unit, j, step, v)
+    state = backend.shards[0].unit_refit
+    z, q = state.Z[:, j], state.residuals() @ v
     for scale, change in zip(STEP_SCALES, changes):
         theta = refit.theta.copy()
         theta[j] += scale * step
         penalty = refit.c_in * (np.sum(theta ** 2) - np.sum(refit.theta ** 2))
         J = _objective(refit, theta, refit.W2, refit.b2, Xc, Y, ones)
-        assert change + penalty == pytest.approx(J - J0, rel=1e-9, abs=1e-9)
+        # the loss's quadratic bound by a forward pass: d = feature's change
+        d = np.maximum(state.X @ theta[j], 0.0) - np.maximum(z, 0.0)
+        bound = ones @ (d * (0.5 * refit.kappa * (v @ v) * d - q))
+        assert change == pytest.approx(bound, rel=1e-9, abs=1e-9)
+        if loss == "squared_error":  # its own bound
+            assert change + penalty == pytest.approx(J - J0, rel=1e-9, abs=1e-9)
+        else:  # above the loss: lowering the bound lowers J
+            assert change + penalty >= J - J0 - 1e-9
     # a commit leaves the shard's arrays as a fresh start at the moved unit
     backend.map_sum(unit_system, 0, refit.W2[:, 0], STEP_SCALES[1])
     moved = backend.shards[0].unit_refit
@@ -155,9 +168,33 @@ def test_passes_never_raise_the_objective_and_report_the_network_returned(weight
     assert refit.n_passes == len(J) - 1 > 3
     assert np.all(np.diff(J) <= 1e-12 * J[0])
     assert J[-1] < 0.9 * J[0]
+    # the network returned is the pass with the best held-out score (the
+    # log-loss), or the last (the squared error, which holds none out)
+    best = refit.best_pass
+    if refit.holdout:
+        assert refit.held_out[best] == min(refit.held_out)
+        assert all(h > refit.held_out[best] for h in refit.held_out[:best])
+    else:
+        assert best == refit.n_passes
     theta = np.column_stack(refit.coordinates.to_standard(W1, b1))
-    assert _objective(refit, theta, W2, b2, Xc, Y, ones) == pytest.approx(J[-1], rel=1e-10)
+    assert _objective(refit, theta, W2, b2, Xc, Y, ones) == pytest.approx(J[best], rel=1e-10)
     assert backend.shards[0].unit_refit is None  # freed
+
+
+def test_held_out_rows_are_a_tenth_chosen_by_the_rows_values():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 5))
+    X[1::2] = X[::2]  # every row twice
+    held = unit_refit.held_out_rows(X, 0.1)
+    assert abs(held.mean() - 0.1) < 0.02
+    np.testing.assert_array_equal(held[1::2], held[::2])  # equal rows together
+    order = rng.permutation(len(X))
+    np.testing.assert_array_equal(unit_refit.held_out_rows(X[order], 0.1), held[order])
+    # one shard's rows are held out as in the whole: any sharding agrees
+    np.testing.assert_array_equal(unit_refit.held_out_rows(X[1000:2500], 0.1), held[1000:2500])
+    # the last float64 digits (a sum in another order) move no row
+    np.testing.assert_array_equal(unit_refit.held_out_rows(X * (1 + 1e-15), 0.1), held)
+    assert not unit_refit.held_out_rows(X, 0.0).any()
 
 
 def test_regressor_fits_its_training_rows_closer_with_the_passes():
@@ -181,9 +218,12 @@ def test_passes_are_skipped_where_they_do_not_apply():
                          activation="hard_sigmoid").fit(X, y).n_unit_refit_passes_ == 0
     ran = ADMMRegressor(hidden_layer_sizes=(10,), max_iter=5, unit_refit_passes=2).fit(X, y)
     assert ran.n_unit_refit_passes_ == 2
-    # the classifier's are off by default, and the hinge has no curvature bound
+    # the classifier's run by default, 0 turns them off, and the hinge has
+    # no curvature bound
     assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5).fit(X, y > 0) \
-        .n_unit_refit_passes_ == 0
+        .n_unit_refit_passes_ > 0
+    assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5, unit_refit_passes=0) \
+        .fit(X, y > 0).n_unit_refit_passes_ == 0
     assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5, loss="hinge",
                           unit_refit_passes=2).fit(X, y > 0).n_unit_refit_passes_ == 0
     assert ADMMClassifier(hidden_layer_sizes=(10,), max_iter=5, unit_refit_passes=2) \
@@ -196,10 +236,25 @@ def test_classifier_fits_its_training_rows_closer_with_the_passes():
     y = np.floor(2 * X[:, 0]) + np.floor(2 * X[:, 1])  # a checkerboard's colours
     y = (y % 2 == 0).astype(int) + 2 * (X[:, 2] > 0.5)  # and a third and fourth class
     params = dict(hidden_layer_sizes=(20,), max_iter=60, random_state=0)
-    without = ADMMClassifier(**params).fit(X, y)
+    without = ADMMClassifier(unit_refit_passes=0, **params).fit(X, y)
     with_passes = ADMMClassifier(unit_refit_passes=30, **params).fit(X, y)
     assert 0 < with_passes.n_unit_refit_passes_ <= 30
     assert with_passes.score(X, y) > without.score(X, y) + 0.03
+
+
+def test_classifier_passes_keep_the_sweeps_network_where_they_only_fit_noise():
+    # labels independent of the inputs: every pass fits noise, the held-out
+    # rows' loss rises, and the sweeps' network is returned (a chance dip of
+    # the held-out loss would keep a pass: a fixed seed)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(3000, 4)), rng.integers(0, 2, 3000)
+    params = dict(hidden_layer_sizes=(20,), max_iter=60, random_state=0)
+    without = ADMMClassifier(unit_refit_passes=0, **params).fit(X, y)
+    with_passes = ADMMClassifier(unit_refit_passes=30, **params).fit(X, y)
+    assert with_passes.n_unit_refit_passes_ > 0
+    for ours, sweeps in zip(with_passes.coefs_ + with_passes.intercepts_,
+                            without.coefs_ + without.intercepts_):
+        np.testing.assert_array_equal(ours, sweeps)
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="the compiled passes need numba")
@@ -210,7 +265,6 @@ def test_compiled_passes_equal_the_numpy_reference(monkeypatch, loss, k):
         if not compiled:
             monkeypatch.setattr(unit_refit, "unit_rhs", lambda *args: None)
             monkeypatch.setattr(unit_refit, "unit_try", lambda *args: None)
-            monkeypatch.setattr(unit_refit, "unit_try_log_loss", lambda *args: None)
             monkeypatch.setattr(unit_refit, "unit_commit", lambda *args: False)
         backend, solver, weights, *_ = _problem(n=500, seed=3, loss=loss, k=k)
         refit = UnitRefit(solver, backend, weights)
