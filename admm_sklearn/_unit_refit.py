@@ -46,13 +46,13 @@ steps, each of which lowers ``J``. ``J`` never rises.
 
 For the log-loss, ``J`` is fitted on all rows but a ``HOLDOUT`` share,
 chosen by a hash of each row's rounded values (the same rows on every
-backend; equal rows together). The held-out rows' loss picks the pass returned, the
-one where it was lowest (the sweeps' network, if no pass lowered it): on
-noisy labels the passes fit the noise, and the held-out rows see it. The
-passes stop once ``PATIENCE`` of them brought no new lowest held-out loss
-(the log-loss), once ``WINDOW``
-of them together lowered ``J`` by less than ``WINDOW * TOL`` of it, or
-after the estimator's ``unit_refit_passes``.
+backend; equal rows together). The held-out rows' loss picks the pass
+returned, the one where it was lowest (the sweeps' network, if no pass
+lowered it): on noisy labels the passes fit the noise, and the held-out
+rows see it. The passes stop once ``PATIENCE`` of them brought no new
+lowest held-out loss (the log-loss), once ``WINDOW`` of them together
+lowered ``J`` by less than ``WINDOW * TOL`` of it, or after the
+estimator's ``unit_refit_passes``.
 
 The per-sample arrays (float64 copies of the standardised inputs, the
 pre-activations, the features, the outputs and the residuals) live in the
@@ -83,9 +83,9 @@ WINDOW = 5
 #: by loss: the log-loss's passes, under a tenth of the network's ridge,
 #: fit noisy labels; the squared error's, under all of it, lowered no test
 #: R^2 of eight regression sets, and holding rows out cost them 0.6 to 2
-#: points (``docs/what_we_tried.rst``, "Depth"). And the passes without a
-#: new lowest held-out loss that end them.
+#: points (``docs/what_we_tried.rst``, "Depth").
 HOLDOUT = {"squared_error": 0.0, "log_loss": 0.1}
+#: Passes without a new lowest held-out loss that end the passes.
 PATIENCE = 10
 #: A step's change of ``J`` must exceed this share of ``J`` to be taken.
 ROUND_OFF = 1e-10
@@ -153,9 +153,11 @@ class UnitRefit:
                 + self.c_out * float(np.sum(self.W2 ** 2)))
 
     def run(self, max_passes):
-        """Up to ``max_passes`` passes; returns the network as the solver's
-        weights, and records ``n_passes`` and ``objectives`` (``J`` before
-        the first pass and after each)."""
+        """Up to ``max_passes`` passes; returns the network of pass
+        ``best_pass`` (the lowest held-out loss; the last pass where no rows
+        are held out) as the solver's weights, and records ``n_passes``,
+        ``objectives`` (``J`` before the first pass and after each) and
+        ``held_out`` (the held-out rows' loss, likewise)."""
         backend, coords = self.backend, self.coordinates
         try:
             (data,) = backend.map_sum(begin, self.theta, coords.D, coords.c, self.W2, self.b2,
