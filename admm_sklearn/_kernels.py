@@ -355,13 +355,11 @@ def _row_dot(A, i, x):
 
 def _unit_rhs_loop(X, z, R, v, w, q, rhs):
     # q = R v, rhs = sum over active rows (z > 0) of w q x: one pass over X
-    weighted = w.shape[0] > 0
     for i in range(X.shape[0]):
         qi = _row_dot(R, i, v)
         q[i] = qi
         if z[i] > 0.0:
-            if weighted:
-                qi *= w[i]
+            qi *= w[i]
             for c in range(X.shape[1]):
                 rhs[c] += qi * X[i, c]
 
@@ -369,26 +367,21 @@ def _unit_rhs_loop(X, z, R, v, w, q, rhs):
 def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
     # xs = X step, and per scale t the data term's change sum w d (vv d / 2 - q),
     # d = relu(z + t xs) - a: one pass over X
-    weighted = w.shape[0] > 0
     for i in range(X.shape[0]):
         xi = _row_dot(X, i, step)
         xs[i] = xi
-        wi = w[i] if weighted else 1.0
         for t in range(scales.shape[0]):
             d = max(z[i] + scales[t] * xi, 0.0) - a[i]
-            changes[t] += wi * d * (0.5 * vv * d - q[i])
+            changes[t] += w[i] * d * (0.5 * vv * d - q[i])
 
 
 def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
     # z += scale xs, a = relu(z), R -= (a_new - a) v^T, and G gains (loses)
     # w x x^T for each row that turns active (inactive)
-    weighted = w.shape[0] > 0
     for i in range(X.shape[0]):
         zi = z[i] + scale * xs[i]
         if (zi > 0.0) != (z[i] > 0.0):
-            sign = 1.0 if zi > 0.0 else -1.0
-            if weighted:
-                sign *= w[i]
+            sign = w[i] if zi > 0.0 else -w[i]
             for r in range(X.shape[1]):
                 xr = sign * X[i, r]
                 for c in range(X.shape[1]):
@@ -550,17 +543,14 @@ def transpose_accumulate(X, T, out):
 
 
 # -- the unit refit's passes (admm_sklearn._unit_refit), float64 throughout:
-# each is one pass over the unit's rows where NumPy makes four to eight
-def _no_weights(w):
-    return np.empty(0) if w is None else w
-
-
+# each is one pass over the unit's rows where NumPy makes four to eight;
+# ``w`` the rows' weights in the fit (zero on rows held out of it)
 def unit_rhs(X, z, R, v, w):
     """``(q, rhs)``: ``q = R v`` and ``sum_{z > 0} w q x``; ``None`` without numba."""
     if _unit_rhs_compiled is None:
         return None
     q, rhs = np.empty(X.shape[0]), np.zeros(X.shape[1])
-    _unit_rhs_compiled(X, z, R, v, _no_weights(w), q, rhs)
+    _unit_rhs_compiled(X, z, R, v, w, q, rhs)
     return q, rhs
 
 
@@ -570,7 +560,7 @@ def unit_try(X, z, a, q, w, step, vv, scales):
     if _unit_try_compiled is None:
         return None
     xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
-    _unit_try_compiled(X, z, a, q, _no_weights(w), step, float(vv), scales, xs, changes)
+    _unit_try_compiled(X, z, a, q, w, step, float(vv), scales, xs, changes)
     return xs, changes
 
 
@@ -579,5 +569,5 @@ def unit_commit(X, z, a, R, v, xs, scale, w, G):
     ``G`` updated by the rows whose activity flips. ``False`` without numba."""
     if _unit_commit_compiled is None:
         return False
-    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), _no_weights(w), G)
+    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G)
     return True
