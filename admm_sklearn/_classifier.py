@@ -1,6 +1,6 @@
 """ADMMClassifier: the scikit-learn classifier on the ADMM solver."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -117,6 +117,23 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         inputs, not mostly zeros, and at least ``n_hidden * (n_features +
         1)`` samples; ``0`` turns them off.
     {shared_parameters}
+    deep_refit_passes : int, default=0
+        With two hidden layers or more (``deep_training='layerwise'``),
+        the most passes of a block coordinate descent over the units of
+        *every* hidden layer after the stages, bottom up: each unit solves
+        the bound of ``unit_refit_passes`` in closed form with the layers
+        above it held in their activity on each row, and a step is taken
+        only where, pushed through the real layers above, it lowers the
+        bound; the objective (the log-loss plus ``alpha`` per sample times
+        the squared weights) never rises. Stops once five passes together
+        lowered it by under 0.5%. Three seeds, (100, 100), test accuracy
+        without -> with 20: a 2-D checkerboard in 10 inputs 0.908 ->
+        0.962 (MLPClassifier 0.963), parity of 3 of 10 inputs 0.914 ->
+        0.930, radial bands 0.941 -> 0.945; but letter 0.962 -> 0.946, and
+        pendigits, credit default and spambase 0.1 to 0.2 points lower
+        (seed 0), at 2.5 to 9 times the fit's time
+        (``docs/what_we_tried.rst``, "Depth"). Dense inputs of at most 64
+        columns; ``0`` (the default) turns them off.
 
     Attributes
     ----------
@@ -163,7 +180,8 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
     _parameter_constraints = {**BaseADMM._parameter_constraints,
                               "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
                               "beta": [Interval(Real, 0, None, closed="neither"),
-                                       StrOptions({"auto"})]}
+                                       StrOptions({"auto"})],
+                              "deep_refit_passes": [Interval(Integral, 0, None, closed="left")]}
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="log_loss",
                  beta="auto", beta_hidden=0.1, gamma=0.3, alpha=1e-3, max_iter=800,
@@ -173,9 +191,12 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
                  input_solve_interval="auto", early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change="auto",
                  backend="joblib", n_jobs=-1, dtype="float32", random_state=None, verbose=0,
-                 warm_start=False, deep_training="layerwise"):
-        # every argument, by name, to the shared base (which stores them)
-        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
+                 warm_start=False, deep_training="layerwise", deep_refit_passes=0):
+        # every argument but the classifier's own, by name, to the shared
+        # base (which stores them)
+        params = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.deep_refit_passes = params.pop("deep_refit_passes")
+        super().__init__(**params)
 
     def _resolved_beta(self, n_outputs):
         if self.beta != "auto":

@@ -222,7 +222,8 @@ n_features_in_ : int
     n_unit_refit_passes_ : int
         Passes of the first layer's unit refit run after the sweeps (at
         most ``unit_refit_passes``; 0 where they do not apply), summed over
-        the stages of a layer-wise fit.
+        the stages of a layer-wise fit, plus the classifier's passes over
+        every layer after them (``deep_refit_passes``).
     beta_ : float
         The ``beta`` the fit used (``beta='auto'`` resolved).
     n_layers_ : int

@@ -25,6 +25,7 @@ import numpy as np
 
 from ._activations import ACTIVATIONS
 from ._dask_input import is_dask_collection
+from ._deep_refit import applies as deep_refit_applies, refine_network
 from ._fit import _Fit, agreed_seed
 from ._sparse_inputs import is_sparse
 
@@ -82,7 +83,10 @@ def fit_layerwise(est, X, y, sample_weight, hidden, dtype, backend, targets):
             backend.release()  # kept for warm_start by the last stage only
         frozen.append((W, b))
         features = hidden_features(features, W, b, est.activation)
-    return _merge(results, len(hidden))
+    result = _merge(results, len(hidden))
+    if deep_refit_applies(est, X, hidden):  # the stages' layers refitted together
+        refine_network(est, backend, X, targets.transform(y), sample_weight, result)
+    return result
 
 
 def _merge(results, n_hidden):

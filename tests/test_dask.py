@@ -74,6 +74,17 @@ def test_dask_numpy_input_equals_serial(client, estimator, weighted, interval, p
     _assert_same_model(dask, serial)
 
 
+def test_dask_deep_refit_passes_equal_serial(client):
+    # the passes over every layer's units after the stages, with sample weights
+    X, y, _ = _data()
+    w = np.random.default_rng(1).integers(0, 3, len(X))
+    params = dict(PARAMS, deep_refit_passes=2)
+    serial = ADMMClassifier(**params).fit(X, y, sample_weight=w)
+    dask = ADMMClassifier(backend="dask", **params).fit(X, y, sample_weight=w)
+    assert dask.n_unit_refit_passes_ == serial.n_unit_refit_passes_ > 0
+    _assert_same_model(dask, serial)
+
+
 @pytest.mark.parametrize("solve", ["direct", "iterative"])
 def test_dask_backend_takes_sparse_numpy_input(client, monkeypatch, solve):
     X, y, _ = _data()

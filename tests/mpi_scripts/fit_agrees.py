@@ -34,7 +34,7 @@ local = slice(bounds[rank], bounds[rank + 1])
 # "constant_columns": a column constant on every rank is left out, one
 # constant on one rank only is kept, as the serial fit of all rows does.
 # Two hidden layers, layer by layer (the default) unless "joint"; three in
-# "depth3".
+# "depth3". "deep_refit" and "depth3": then passes over every layer's units.
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
               random_state=3, tol=None, dtype="float64",
               init="gaussian" if init == "gaussian" else "forward")
@@ -42,6 +42,8 @@ if init in ("joint", "early_stopping"):
     params["deep_training"] = "joint"
 if init == "depth3":
     params["hidden_layer_sizes"] = (12, 7, 5)
+if init in ("deep_refit", "depth3"):
+    params["deep_refit_passes"] = 4
 if init == "subset":
     params["start_fraction"] = 0.5
 if init == "held_input":  # W_1 solved every third sweep, held between

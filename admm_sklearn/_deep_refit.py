@@ -1,0 +1,352 @@
+"""Unit passes through every hidden layer of a deep network, after its stages.
+
+A layer-wise fit (:mod:`~admm_sklearn._layerwise`) freezes each hidden layer
+once its stage ends: the first layer stays the one that suited a one-layer
+readout, whatever the layers above it need. Here the whole network is then
+fitted on its own penalised loss,
+
+.. math::
+
+    J = \\sum_n w_n \\ell(f(x_n), y_n)
+        + c \\sum_{l, j} \\lVert [u_{lj}; b_{lj}] \\rVert^2 + c \\lVert W_{out} \\rVert^2,
+
+by the block solves of :mod:`~admm_sklearn._unit_refit` extended to a unit
+of *any* hidden layer, still without gradients. With the units of the
+layers above held in their activity on each row, the outputs move linearly
+in unit ``j``'s activation ``a_n``: ``f_n + g_n delta_n``, with row ``n``'s
+own direction
+
+.. math::
+
+    g_n = W_{out}^T D_{L,n} W_L^T \\cdots D_{l+1,n} W_{l+1}^T e_j
+
+(``D_{k,n}``: layer ``k``'s active units on that row), so the loss's
+quadratic bound (curvature ``kappa``, Boehning's for the log-loss) is a
+quadratic in the change ``s`` of ``[u_j; b_j]`` over the unit's active rows
+``S``, minimised by
+
+.. math::
+
+    (\\kappa \\sum_{S} w_n \\lVert g_n \\rVert^2 \\tilde a_n \\tilde a_n^T + 2 c I) s
+        = \\sum_{S} w_n (r_n^T g_n) \\tilde a_n - 2 c [u_j; b_j],
+
+``a~`` the unit's inputs with a one: one Gram reduction per unit. The
+fractions ``STEP_SCALES`` of ``s`` are then pushed in turn through the real
+layers above (whose units may switch), the bound evaluated at the real new
+outputs, and the first that lowers it taken (one reduction per fraction
+tried; most steps pass at the first); the bound lies above the loss and
+touches it at the current network, so the step lowers ``J``
+(majorise-minimise). The output layer then takes the majorise-minimise
+steps of the one-layer passes. ``J`` never rises, so the network cannot
+drift from its layer-wise start the way joint ADMM sweeps do
+(``docs/what_we_tried.rst``, "Depth").
+
+The first layer is fitted on standardised inputs (the coordinates of the
+layer-1 solve), the upper ones on the features as they are; ``c`` is the
+network's ridge, ``alpha`` times the (capped) sample weight. The passes stop
+once ``WINDOW`` of them together lowered ``J`` by less than ``WINDOW * TOL``
+of it, or after the classifier's ``deep_refit_passes``.
+
+They lift the deep networks of the hard synthetic sets (a checkerboard in 2
+of 10 inputs at (100, 100): 0.908 to 0.962, three seeds) but cost the real
+sets measured up to 1.6 points (letter) at several times the fit's time, so
+they are opt-in (``docs/what_we_tried.rst``, "Depth"). The per-sample
+arrays (every layer's pre-activations, the outputs, the residuals) live in
+the shards, and only ``(fan-in + 1)``-sized sums cross processes.
+"""
+
+import numpy as np
+
+from ._input_solve import InputCoordinates
+from ._losses import LOSSES
+from ._shard import augmented_gram, cross_gram
+from ._unit_refit import MAX_INPUTS, OUTPUT_STEPS, ROUND_OFF, STEP_SCALES, TOL, WINDOW
+from ._updates import solve_weights
+
+
+def applies(est, X, hidden):
+    """Whether the passes run after ``est``'s layer-wise fit of ``X``: a
+    classifier asked for them (``deep_refit_passes > 0``) with a loss that
+    has a curvature bound (the log-loss), two hidden ReLU layers or more,
+    dense inputs of at most ``MAX_INPUTS`` columns (each first-layer unit
+    solves a ``(d + 1)``-square system, and the passes keep a float64 copy
+    of the inputs)."""
+    loss = LOSSES[est.loss]
+    return (getattr(est, "deep_refit_passes", 0) > 0 and len(hidden) >= 2
+            and est.activation == "relu" and loss.curvature is not None
+            and loss.targets == "indicators"
+            and isinstance(X, np.ndarray) and X.shape[1] <= MAX_INPUTS)
+
+
+def refine_network(est, backend, X, Y, sample_weight, result):
+    """Run the passes on the network of a layer-wise fit's ``result`` (its
+    attributes, updated in place) over the training rows ``X, Y``.
+
+    The rows are scattered again, as the first stage had them; the last
+    stage's shards (kept for ``warm_start``) are released, since its state
+    no longer matches the layers below it: a warm start continues from the
+    fitted weights instead."""
+    if result.get("_solver_shards") is not None:
+        backend.release()
+        result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
+    (total, count) = backend.allreduce([X.sum(axis=0, dtype=np.float64),
+                                        np.array([float(X.shape[0])])])
+    shift = total / max(count[0], 1.0)
+    backend.scatter(X, Y, np.float64, sample_weight, shift)
+    try:
+        with backend.running():
+            refit = DeepRefit(backend, result["coefs_"], result["intercepts_"], est.loss,
+                              est.alpha, est._ridge_max_samples, shift)
+            coefs, intercepts = refit.run(est.deep_refit_passes)
+    finally:
+        backend.release()
+    result.update(coefs_=coefs, intercepts_=intercepts,
+                  n_unit_refit_passes_=result["n_unit_refit_passes_"] + refit.n_passes)
+
+
+class DeepRefit:
+    """The passes over a network's units; :meth:`run` does them all.
+
+    ``coefs, intercepts``: the network as the estimator stores it (on the
+    raw inputs); the shards hold the training rows (``X - shift``).
+    """
+
+    def __init__(self, backend, coefs, intercepts, loss, alpha, max_samples, shift):
+        self.backend, self.loss = backend, loss
+        self.kappa = LOSSES[loss].curvature(coefs[-1].shape[1])
+        self.shift = np.asarray(shift, dtype=np.float64)
+        n, colsum, sqsum = backend.map_sum(moments)
+        self.coords = InputCoordinates(n[0], colsum, sqsum)
+        # the network's own ridge, as the weight solves' (ADMMSolver.ridge);
+        # a tenth of it overfit (parity, satimage), a proximal term towards
+        # the stages' weights instead of zero too (docs/what_we_tried.rst)
+        self.c = alpha * min(n[0], max_samples)
+        # the first layer's weights on x' (from weights on x - shift)
+        W1, b1 = coefs[0], intercepts[0] + self.shift @ coefs[0]
+        W1, b1 = self.coords.to_standard(W1.T, b1)
+        self.thetas = [np.column_stack([W1, b1])]
+        self.thetas += [np.column_stack([W.T, b]) for W, b in zip(coefs[1:-1], intercepts[1:-1])]
+        self.W_out, self.b_out = coefs[-1].T.copy(), intercepts[-1].copy()
+        self.n_passes = 0
+
+    def objective(self, data_term):
+        return data_term + self.c * (sum(float(np.sum(t ** 2)) for t in self.thetas)
+                                     + float(np.sum(self.W_out ** 2)))
+
+    def run(self, max_passes):
+        """Up to ``max_passes`` passes (stopping once ``WINDOW`` of them
+        together lowered ``J`` by less than ``WINDOW * TOL`` of it); returns
+        ``(coefs, intercepts)`` on the raw inputs."""
+        backend = self.backend
+        try:
+            (data,) = backend.map_sum(begin, self.coords.D, self.coords.c, self.thetas,
+                                      self.W_out, self.b_out, self.loss)
+            self.objectives = [self.objective(data[0])]
+            while self.n_passes < max_passes and not self._settled():
+                self._pass()
+                self.n_passes += 1
+                (data,) = backend.map_sum(residuals, self.W_out, self.b_out)
+                self.objectives.append(self.objective(data[0]))
+        finally:
+            backend.map(end)
+        W1, b1 = self.coords.to_raw(self.thetas[0][:, :-1], self.thetas[0][:, -1])
+        coefs = [W1.T] + [t[:, :-1].T for t in self.thetas[1:]] + [self.W_out.T]
+        intercepts = [b1 - self.shift @ W1.T] + [t[:, -1] for t in self.thetas[1:]] \
+            + [self.b_out]
+        return [np.ascontiguousarray(c) for c in coefs], intercepts
+
+    def _settled(self):
+        J = self.objectives
+        return len(J) > WINDOW and J[-WINDOW - 1] - J[-1] < WINDOW * TOL * J[-WINDOW - 1]
+
+    def _pass(self):
+        """Every unit of every hidden layer, bottom up, then the output layer."""
+        commit = None
+        for layer, theta in enumerate(self.thetas):
+            for j in range(theta.shape[0]):
+                gram, rhs = self.backend.map_sum(unit_system, layer, j, commit)
+                step = self._step(self.kappa * gram, rhs, theta[j])
+                commit = self._scale(layer, j, step)
+                if commit is not None:
+                    theta[j] = theta[j] + commit[2] * step
+        self._output(commit)
+
+    def _step(self, system, rhs, theta):
+        system[np.diag_indices_from(system)] += 2.0 * self.c
+        try:
+            return np.linalg.solve(system, rhs - 2.0 * self.c * theta)
+        except np.linalg.LinAlgError:  # pragma: no cover - the ridge keeps it definite
+            return np.linalg.lstsq(system, rhs - 2.0 * self.c * theta, rcond=None)[0]
+
+    def _scale(self, layer, j, step):
+        """``(layer, j, scale)`` of the step taken, or ``None``."""
+        theta = self.thetas[layer][j]
+        for t in STEP_SCALES:
+            (change,) = self.backend.map_sum(try_unit, layer, j, step, self.kappa, [t])
+            change = change[0] + self.c * (2.0 * t * (theta @ step) + t * t * (step @ step))
+            if change < -ROUND_OFF * self.objectives[-1]:
+                return layer, j, t
+        return None
+
+    def _output(self, commit):
+        ridge = 2.0 * self.c / self.kappa
+        gram, cross = self.backend.map_sum(readout_sums, commit, self.kappa)
+        self.W_out, self.b_out = solve_weights(cross, gram, ridge)
+        for _ in range(OUTPUT_STEPS - 1):
+            self.backend.map_sum(residuals, self.W_out, self.b_out)
+            (cross,) = self.backend.map_sum(readout_cross, self.kappa)
+            self.W_out, self.b_out = solve_weights(cross, gram, ridge)
+
+
+# -- shard passes: the per-sample arrays live in shard.deep_refit --------------
+class _State:
+    """A shard's arrays, float64: ``inputs[l]`` layer ``l``'s inputs with a
+    column of ones (the standardised inputs, then the features), ``Z[l]``
+    its pre-activations, ``F`` the outputs, ``R`` the
+    residuals, ``w`` the sample weights; ``W`` the hidden layers' weights as
+    ``[u_j; b_j]`` rows and the output layer's; the step last tried."""
+
+    def __init__(self, shard, D, offset, thetas, W_out, b_out, loss):
+        n = shard.x.shape[0]
+        X = np.empty((n, shard.x.shape[1] + 1))
+        X[:, :-1] = np.asarray(shard.x, dtype=np.float64) * D + offset
+        X[:, -1] = 1.0
+        self.inputs, self.Z = [X], []
+        for theta in thetas:
+            # rows contiguous: a step moves a unit's column, but the layers
+            # above it change on the rows it moved, all their units at once
+            z = self.inputs[-1] @ theta.T
+            self.Z.append(z)
+            self.inputs.append(np.column_stack([np.maximum(z, 0.0), np.ones(n)]))
+        self.inputs.pop()  # the top layer's features: see features()
+        self.top = np.maximum(self.Z[-1], 0.0)
+        self.thetas = [t.copy() for t in thetas]
+        self.Y = np.asarray(shard.y, dtype=np.float64)
+        self.w = np.ones(n) if shard.w is None else np.asarray(shard.w, dtype=np.float64)
+        self.loss = LOSSES[loss]
+        self.W_out, self.b_out = W_out, b_out
+        self.F = self.R = self.tried = None
+
+    def features(self, layer):
+        """Layer ``layer``'s activations (a view, without the ones)."""
+        return self.top if layer == len(self.Z) - 1 else self.inputs[layer + 1][:, :-1]
+
+    def direction(self, layer, j, rows):
+        """``g_n`` on ``rows`` (module docstring): the outputs' change per
+        unit change of unit ``j``'s activation, the layers above held."""
+        if layer == len(self.Z) - 1:
+            return np.broadcast_to(self.W_out[:, j], (int(np.count_nonzero(rows)),
+                                                      self.W_out.shape[0]))
+        g = (self.Z[layer + 1][rows] > 0.0) * self.thetas[layer + 1][:, j]
+        for k in range(layer + 2, len(self.Z)):
+            g = (self.Z[k][rows] > 0.0) * (g @ self.thetas[k][:, :-1].T)
+        return g @ self.W_out.T
+
+    def propagate(self, layer, j, z, rows):
+        """With unit ``j``'s pre-activations ``z``: the layers above's
+        pre-activations and the outputs on ``rows`` (the rows it moved)."""
+        delta = np.maximum(z[rows], 0.0) - self.features(layer)[rows, j]
+        upper, a = [], None
+        for k in range(layer + 1, len(self.Z)):
+            if k == layer + 1:
+                zk = self.Z[k][rows] + np.outer(delta, self.thetas[k][:, j])
+            else:
+                zk = a @ self.thetas[k][:, :-1].T + self.thetas[k][:, -1]
+            upper.append(zk)
+            a = np.maximum(zk, 0.0)
+        if a is None:
+            return upper, self.F[rows] + np.outer(delta, self.W_out[:, j])
+        return upper, a @ self.W_out.T + self.b_out
+
+
+def moments(shard):
+    """``(sum w, sum w x, sum w x^2)`` of the shard's inputs, for the
+    standardised coordinates of the first layer."""
+    x = np.asarray(shard.x, dtype=np.float64)
+    w = np.ones(x.shape[0]) if shard.w is None else np.asarray(shard.w, dtype=np.float64)
+    return np.array([w.sum()]), w @ x, w @ (x * x)
+
+
+def begin(shard, D, offset, thetas, W_out, b_out, loss):
+    """Set up the shard's arrays; returns :func:`residuals`'s data term."""
+    shard.deep_refit = _State(shard, D, offset, thetas, W_out, b_out, loss)
+    return residuals(shard, W_out, b_out)
+
+
+def residuals(shard, W_out, b_out):
+    """Outputs and residuals for a new output layer; returns the data term."""
+    state = shard.deep_refit
+    state.W_out, state.b_out = W_out, b_out
+    state.F = state.top @ W_out.T + b_out
+    state.R = state.loss.residual(state.Y, state.F)
+    return (np.array([state.loss.value(state.Y, state.F, state.w)]),)
+
+
+def _commit(state, commit):
+    layer, j, scale = commit
+    z = state.Z[layer][:, j] + scale * state.tried[3]
+    rows = np.flatnonzero(np.maximum(z, 0.0) != state.features(layer)[:, j])
+    upper, F = state.propagate(layer, j, z, rows)
+    state.thetas[layer][j] += scale * state.tried[2]
+    state.Z[layer][:, j] = z
+    state.features(layer)[:, j] = np.maximum(z, 0.0)
+    for k, zk in enumerate(upper, start=layer + 1):
+        state.Z[k][rows] = zk
+        state.features(k)[rows] = np.maximum(zk, 0.0)
+    state.F[rows] = F
+    state.R[rows] = state.loss.residual(state.Y[rows], F)
+
+
+def unit_system(shard, layer, j, commit):
+    """``(sum_S w |g|^2 a~ a~^T, sum_S w (r . g) a~)`` of unit ``j`` of hidden
+    layer ``layer`` (0-based), after the last accepted step ``commit``."""
+    state = shard.deep_refit
+    if commit is not None:
+        _commit(state, commit)
+    rows = state.Z[layer][:, j] > 0.0
+    g = state.direction(layer, j, rows)
+    A, w = state.inputs[layer][rows], state.w[rows]
+    gg = np.einsum("nk,nk->n", g, g)
+    rg = np.einsum("nk,nk->n", state.R[rows], g)
+    return A.T @ (A * (w * gg)[:, None]), A.T @ (w * rg)
+
+
+def try_unit(shard, layer, j, step, kappa, scales):
+    """Per scale ``t`` of ``scales``: the change of the loss's bound,
+    ``sum w (kappa |df|^2 / 2 - r . df)``, when unit ``j`` takes ``t`` times
+    ``step``, every layer above moving with it."""
+    state = shard.deep_refit
+    if state.tried is None or state.tried[:2] != (layer, j) or state.tried[2] is not step:
+        state.tried = (layer, j, step, state.inputs[layer] @ step)
+    z0, xs = state.Z[layer][:, j], state.tried[3]
+    a0 = state.features(layer)[:, j]
+    changes = np.zeros(len(scales))
+    for i, t in enumerate(scales):
+        z = z0 + t * xs
+        rows = np.flatnonzero(np.maximum(z, 0.0) != a0)
+        _, F = state.propagate(layer, j, z, rows)
+        df = F - state.F[rows]
+        changes[i] = state.w[rows] @ (0.5 * kappa * np.einsum("nk,nk->n", df, df)
+                                      - np.einsum("nk,nk->n", state.R[rows], df))
+    return (changes,)
+
+
+def readout_sums(shard, commit, kappa):
+    """After the pass's last accepted step: the output layer's Gram and the
+    cross products with its targets ``f + r / kappa``."""
+    state = shard.deep_refit
+    if commit is not None:
+        _commit(state, commit)
+    return (augmented_gram(state.top, w=state.w),
+            cross_gram(state.top, state.F + state.R / kappa, state.w))
+
+
+def readout_cross(shard, kappa):
+    """The cross products alone: the features have not moved."""
+    state = shard.deep_refit
+    return (cross_gram(state.top, state.F + state.R / kappa, state.w),)
+
+
+def end(shard):
+    """Free the shard's arrays."""
+    shard.deep_refit = None

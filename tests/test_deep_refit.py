@@ -1,0 +1,220 @@
+"""Unit passes through every hidden layer after a layer-wise fit
+(admm_sklearn._deep_refit): each unit's closed-form step against a
+brute-force minimiser of the loss's bound with the layers above held, the
+tried changes and the commits against forward passes, the objective never
+rising, and where the passes run; one logistic output and a softmax over
+three classes, two and three hidden layers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import minimize
+
+from admm_sklearn import ADMMClassifier, ADMMRegressor
+from admm_sklearn import _deep_refit as deep_refit
+from admm_sklearn._backends import SerialBackend
+from admm_sklearn._deep_refit import DeepRefit, begin, end, try_unit, unit_system
+from admm_sklearn._losses import LOSSES
+
+#: (hidden layers, output units)
+CASES = [((5, 4), 1), ((4, 3, 3), 3)]
+
+
+def _problem(hidden, k, n=300, d=3, seed=0, weighted=True):
+    """A random network on raw rows, its shards (as refine_network scatters
+    them) and the driver."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * [1.0, 3.0, 0.5][:d] + 2.0
+    score = np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.abs(X[:, 1]) - 2.0,
+                             np.cos(X[:, 1])])
+    if k == 1:
+        Y = (score[:, :1] > np.median(score[:, 0])).astype(float)
+    else:
+        Y = np.eye(k)[np.argmax(score[:, :k] / score[:, :k].std(axis=0), axis=1)]
+    w = rng.integers(0, 3, size=n).astype(float) if weighted else None
+    sizes = (d,) + hidden + (k,)
+    coefs = [rng.normal(size=(a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:])]
+    intercepts = [rng.normal(size=b) * 0.3 + 0.2 for b in sizes[1:]]
+    shift = X.mean(axis=0)
+    backend = SerialBackend()
+    backend.scatter(X, Y, np.float64, w, shift)
+    refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1e-2, max_samples=10 ** 6,
+                      shift=shift)
+    return backend, refit, X, Y, np.ones(n) if w is None else w
+
+
+def _standard_inputs(refit, X):
+    Xs = (X - refit.shift) * refit.coords.D + refit.coords.c
+    return np.column_stack([Xs, np.ones(len(X))])
+
+
+def _forward(refit, thetas, W_out, b_out, X, masks=None):
+    """Outputs and pre-activations; ``masks`` (one per hidden layer) hold
+    each layer's activity instead of the ReLU's own."""
+    a, zs = _standard_inputs(refit, X), []
+    for i, theta in enumerate(thetas):
+        z = a @ theta.T
+        zs.append(z)
+        h = z * masks[i] if masks is not None else np.maximum(z, 0.0)
+        a = np.column_stack([h, np.ones(len(X))])
+    return a[:, :-1] @ W_out.T + b_out, zs
+
+
+def _bound_change(refit, F_new, F, Y, w):
+    """The change of the loss's quadratic bound from ``F`` to ``F_new``."""
+    R = LOSSES["log_loss"].residual(Y, F)
+    dF = F_new - F
+    return float(w @ (0.5 * refit.kappa * np.sum(dF * dF, axis=1) - np.sum(R * dF, axis=1)))
+
+
+def _objective(refit, thetas, W_out, b_out, X, Y, w):
+    F, _ = _forward(refit, thetas, W_out, b_out, X)
+    return (LOSSES["log_loss"].value(Y, F, w)
+            + refit.c * (sum(np.sum(t ** 2) for t in thetas) + np.sum(W_out ** 2)))
+
+
+def _start(backend, refit):
+    return backend.map_sum(begin, refit.coords.D, refit.coords.c, refit.thetas,
+                           refit.W_out, refit.b_out, refit.loss)
+
+
+@pytest.mark.parametrize("hidden, k", CASES)
+@pytest.mark.parametrize("layer", [0, -1])
+def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, layer):
+    backend, refit, X, Y, w = _problem(hidden, k)
+    (data,) = _start(backend, refit)
+    refit.objectives = [refit.objective(data[0])]
+    layer = layer % len(hidden)
+    F, zs = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+    masks = [(z > 0).astype(float) for z in zs]
+    j = 1
+    gram, rhs = backend.map_sum(unit_system, layer, j, None)
+    step = refit._step(refit.kappa * gram, rhs, refit.thetas[layer][j])
+
+    def bound(s):  # every activity held: the outputs are linear in s
+        thetas = [t.copy() for t in refit.thetas]
+        thetas[layer][j] += s
+        F_new, _ = _forward(refit, thetas, refit.W_out, refit.b_out, X, masks)
+        ridge = refit.c * (np.sum((refit.thetas[layer][j] + s) ** 2)
+                           - np.sum(refit.thetas[layer][j] ** 2))
+        return _bound_change(refit, F_new, F, Y, w) + ridge
+
+    brute = minimize(bound, np.zeros_like(step), method="BFGS", options={"gtol": 1e-10}).x
+    np.testing.assert_allclose(step, brute, rtol=1e-4, atol=1e-6)
+    assert bound(step) <= bound(brute) + 1e-9
+    backend.map(end)
+
+
+@pytest.mark.parametrize("hidden, k", CASES)
+def test_tried_changes_and_commits_match_forward_passes(hidden, k):
+    backend, refit, X, Y, w = _problem(hidden, k)
+    (data,) = _start(backend, refit)
+    refit.objectives = [refit.objective(data[0])]
+    for layer in range(len(hidden)):
+        F, _ = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+        gram, rhs = backend.map_sum(unit_system, layer, 0, None)
+        step = refit._step(refit.kappa * gram, rhs, refit.thetas[layer][0])
+        (changes,) = backend.map_sum(try_unit, layer, 0, step, refit.kappa,
+                                      deep_refit.STEP_SCALES)
+        for t, change in zip(deep_refit.STEP_SCALES, changes):
+            thetas = [th.copy() for th in refit.thetas]
+            thetas[layer][0] += t * step
+            F_new, _ = _forward(refit, thetas, refit.W_out, refit.b_out, X)
+            assert change == pytest.approx(_bound_change(refit, F_new, F, Y, w), rel=1e-9,
+                                           abs=1e-9)
+        # commit the half step; the shard's state then equals a fresh forward pass
+        refit.thetas[layer][0] += 0.5 * step
+        backend.map_sum(unit_system, layer, 1, (layer, 0, 0.5))
+        state = backend.shards[0].deep_refit
+        F_new, zs = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+        np.testing.assert_allclose(state.F, F_new, atol=1e-10)
+        for z_state, z in zip(state.Z, zs):
+            np.testing.assert_allclose(z_state, z, atol=1e-10)
+    backend.map(end)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("hidden, k", CASES)
+def test_passes_never_raise_the_objective_and_return_the_network_they_fitted(
+        weighted, hidden, k):
+    backend, refit, X, Y, w = _problem(hidden, k, weighted=weighted)
+    coefs, intercepts = refit.run(6)
+    J = np.array(refit.objectives)
+    assert refit.n_passes == 6 and len(J) == 7
+    assert np.all(np.diff(J) <= 1e-9 * J[:-1]), J
+    assert J[-1] < 0.95 * J[0]
+    # the returned network, on the raw inputs, is the one whose J was recorded
+    a = X
+    for W, b in zip(coefs[:-1], intercepts[:-1]):
+        a = np.maximum(a @ W + b, 0.0)
+    F = a @ coefs[-1] + intercepts[-1]
+    F_ref, _ = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+    np.testing.assert_allclose(F, F_ref, atol=1e-8)
+    assert _objective(refit, refit.thetas, refit.W_out, refit.b_out, X, Y, w) == \
+        pytest.approx(J[-1], rel=1e-9)
+
+
+def _checkerboard(n=1200, seed=0):
+    X = np.random.default_rng(seed).uniform(0.0, 1.0, (n, 4))
+    return X, (np.floor(3 * X[:, 0]) + np.floor(3 * X[:, 1])).astype(int) % 2
+
+
+def test_deep_passes_refit_every_layer_and_lower_the_training_loss():
+    X, y = _checkerboard()
+    params = dict(hidden_layer_sizes=(16, 16), max_iter=60, random_state=0, backend="serial")
+    stages = ADMMClassifier(**params).fit(X, y)
+    refined = ADMMClassifier(**params, deep_refit_passes=10).fit(X, y)
+    assert refined.n_unit_refit_passes_ > stages.n_unit_refit_passes_
+    # the stages' first layer and the output layer both moved
+    assert not np.allclose(refined.coefs_[0], stages.coefs_[0])
+    assert not np.allclose(refined.coefs_[-1], stages.coefs_[-1])
+
+    def loss(clf):
+        return LOSSES["log_loss"].value(y[:, None].astype(float),
+                                        clf.decision_function(X)[:, None]) / len(y)
+
+    assert loss(refined) < loss(stages)
+    assert refined.score(X, y) > stages.score(X, y)
+
+
+def test_deep_passes_only_where_asked_for_deep_dense_classifiers():
+    X, y = _checkerboard(400)
+    est = ADMMClassifier(hidden_layer_sizes=(8, 8), deep_refit_passes=5)
+    assert deep_refit.applies(est, X, (8, 8))
+    assert not deep_refit.applies(ADMMClassifier(), X, (8, 8))  # opt-in
+    assert not deep_refit.applies(est, X, (8,))
+    assert not deep_refit.applies(est, sp.csr_matrix(X), (8, 8))
+    assert not deep_refit.applies(est, np.zeros((10, deep_refit.MAX_INPUTS + 1)), (8, 8))
+    for other in (dict(activation="tanh"), dict(loss="hinge")):
+        assert not deep_refit.applies(ADMMClassifier(deep_refit_passes=5, **other), X, (8, 8))
+    assert not deep_refit.applies(ADMMRegressor(), X, (8, 8))
+    with pytest.raises(ValueError, match="deep_refit_passes"):
+        ADMMClassifier(deep_refit_passes=-1).fit(X, y)
+
+
+def test_warm_start_after_deep_passes_continues_from_the_fitted_network():
+    X, y = _checkerboard(400)
+    clf = ADMMClassifier((8, 6), backend="serial", warm_start=True, max_iter=20,
+                         random_state=0, deep_refit_passes=5)
+    clf.fit(X, y)
+    assert clf._solver is None  # the last stage's state no longer matches its inputs
+    score = clf.score(X, y)
+    clf.fit(X, y)
+    assert clf.score(X, y) >= score - 0.02
+
+
+def test_deep_passes_agree_across_backends_and_weights_equal_repeated_rows():
+    X, y = _checkerboard(500)
+    params = dict(hidden_layer_sizes=(8, 6, 5), max_iter=30, dtype="float64", random_state=0,
+                  deep_refit_passes=4)
+    serial = ADMMClassifier(backend="serial", **params).fit(X, y)
+    threads = ADMMClassifier(backend="joblib", n_jobs=2, **params).fit(X, y)
+    for c, c_ref in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
+        assert np.abs(c - c_ref).max() <= 1e-8 * np.abs(c_ref).max()
+    weights = np.random.default_rng(1).integers(0, 3, len(X))
+    weighted = ADMMClassifier(backend="serial", **params).fit(X, y, sample_weight=weights)
+    rows = np.repeat(np.arange(len(X)), weights)
+    repeated = ADMMClassifier(backend="serial", **params).fit(X[rows], y[rows])
+    for c, c_ref in zip(weighted.coefs_ + weighted.intercepts_,
+                        repeated.coefs_ + repeated.intercepts_):
+        assert np.abs(c - c_ref).max() <= 1e-8 * np.abs(c_ref).max()
