@@ -197,27 +197,29 @@ def accuracy(scores, y, classes):
     return float(np.mean(pred == y))
 
 
-def run(name, seed, hidden, passes, lam, layers, patience):
+def run(name, seed, hidden, passes, lam, layers, patience, stages_without_held=False):
     X, y = load(name)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
                                               random_state=seed)
     sc = StandardScaler().fit(X_tr)
     X_tr, X_te = sc.transform(X_tr), sc.transform(X_te)
+    held = np.random.default_rng(seed).random(len(y_tr)) < 0.1
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = ADMMClassifier(hidden_layer_sizes=hidden, random_state=seed).fit(X_tr, y_tr)
+        est = ADMMClassifier(hidden_layer_sizes=hidden, random_state=seed).fit(
+            X_tr, y_tr, sample_weight=(~held).astype(float) if stages_without_held else None)
     fit_s = time.perf_counter() - start
     classes = est.classes_
     Y = (y_tr[:, None] == classes[None, :]).astype(float)
     if len(classes) == 2:
         Y = Y[:, 1:]
-    held = np.random.default_rng(seed).random(len(y_tr)) < 0.1
     w, w_held = (~held).astype(float), held.astype(float)
     c = lam * w.sum()
     dp = DeepPasses(est.coefs_, est.intercepts_, X_tr, Y, w, w_held, c, layers)
     assert np.allclose(dp.F, est.decision_function(X_tr).reshape(dp.F.shape), atol=1e-6)
     rec = {"dataset": name, "seed": seed, "hidden": hidden, "lam": lam, "layers": layers,
+           "stages_without_held": stages_without_held,
            "fit_seconds": fit_s,
            "start": {"test": est.score(X_te, y_te), "train": est.score(X_tr, y_tr)},
            "passes": []}
@@ -258,12 +260,15 @@ def main():
     p.add_argument("--lam", type=float, default=1e-4)
     p.add_argument("--layers", default="all", help="hidden layers refitted: 'all' or e.g. '1'")
     p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--stages-without-held", action="store_true",
+                   help="fit the stages with zero weight on the held-out tenth too")
     p.add_argument("--json", default=None)
     a = p.parse_args()
     hidden = tuple(int(h) for h in a.hidden.split(","))
     layers = list(range(1, len(hidden) + 1)) if a.layers == "all" \
         else [int(v) for v in a.layers.split(",")]
-    recs = [run(name, int(s), hidden, a.passes, a.lam, layers, a.patience)
+    recs = [run(name, int(s), hidden, a.passes, a.lam, layers, a.patience,
+                a.stages_without_held)
             for name in a.datasets.split(",") for s in a.seeds.split(",")]
     if a.json:
         Path(a.json).write_text(json.dumps(recs, indent=1))
