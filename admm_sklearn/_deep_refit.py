@@ -57,11 +57,12 @@ the shards, and only ``(fan-in + 1)``-sized sums cross processes.
 
 import numpy as np
 
+from ._fit import column_means
 from ._input_solve import InputCoordinates
 from ._losses import LOSSES
-from ._shard import augmented_gram, cross_gram
-from ._unit_refit import MAX_INPUTS, OUTPUT_STEPS, ROUND_OFF, STEP_SCALES, TOL, WINDOW
-from ._updates import solve_weights
+from ._shard import augmented_gram, cross_gram, input_moments
+from ._unit_refit import (MAX_INPUTS, OUTPUT_STEPS, ROUND_OFF, STEP_SCALES, bound_output,
+                          ridge_change, stalled, unit_step)
 
 
 def applies(est, X, hidden):
@@ -89,9 +90,7 @@ def refine_network(est, backend, X, Y, sample_weight, result):
     if result.get("_solver_shards") is not None:
         backend.release()
         result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
-    (total, count) = backend.allreduce([X.sum(axis=0, dtype=np.float64),
-                                        np.array([float(X.shape[0])])])
-    shift = total / max(count[0], 1.0)
+    shift, _ = column_means(X, backend)
     backend.scatter(X, Y, np.float64, sample_weight, shift)
     try:
         with backend.running():
@@ -115,12 +114,13 @@ class DeepRefit:
         self.backend, self.loss = backend, loss
         self.kappa = LOSSES[loss].curvature(coefs[-1].shape[1])
         self.shift = np.asarray(shift, dtype=np.float64)
-        n, colsum, sqsum = backend.map_sum(moments)
-        self.coords = InputCoordinates(n[0], colsum, sqsum)
+        counts, colsum, sqsum = backend.map_sum(input_moments)
+        n = counts[0]  # the total sample weight
+        self.coords = InputCoordinates(n, colsum, sqsum)
         # the network's own ridge, as the weight solves' (ADMMSolver.ridge);
         # a tenth of it overfit (parity, satimage), a proximal term towards
         # the stages' weights instead of zero too (docs/what_we_tried.rst)
-        self.c = alpha * min(n[0], max_samples)
+        self.c = alpha * min(n, max_samples)
         # the first layer's weights on x' (from weights on x - shift)
         W1, b1 = coefs[0], intercepts[0] + self.shift @ coefs[0]
         W1, b1 = self.coords.to_standard(W1.T, b1)
@@ -142,7 +142,7 @@ class DeepRefit:
             (data,) = backend.map_sum(begin, self.coords.D, self.coords.c, self.thetas,
                                       self.W_out, self.b_out, self.loss)
             self.objectives = [self.objective(data[0])]
-            while self.n_passes < max_passes and not self._settled():
+            while self.n_passes < max_passes and not stalled(self.objectives):
                 self._pass()
                 self.n_passes += 1
                 (data,) = backend.map_sum(residuals, self.W_out, self.b_out)
@@ -155,47 +155,32 @@ class DeepRefit:
             + [self.b_out]
         return [np.ascontiguousarray(c) for c in coefs], intercepts
 
-    def _settled(self):
-        J = self.objectives
-        return len(J) > WINDOW and J[-WINDOW - 1] - J[-1] < WINDOW * TOL * J[-WINDOW - 1]
-
     def _pass(self):
         """Every unit of every hidden layer, bottom up, then the output layer."""
         commit = None
         for layer, theta in enumerate(self.thetas):
             for j in range(theta.shape[0]):
                 gram, rhs = self.backend.map_sum(unit_system, layer, j, commit)
-                step = self._step(self.kappa * gram, rhs, theta[j])
+                step = unit_step(self.kappa * gram, rhs, theta[j], self.c)
                 commit = self._scale(layer, j, step)
                 if commit is not None:
                     theta[j] = theta[j] + commit[2] * step
         self._output(commit)
 
-    def _step(self, system, rhs, theta):
-        system[np.diag_indices_from(system)] += 2.0 * self.c
-        try:
-            return np.linalg.solve(system, rhs - 2.0 * self.c * theta)
-        except np.linalg.LinAlgError:  # pragma: no cover - the ridge keeps it definite
-            return np.linalg.lstsq(system, rhs - 2.0 * self.c * theta, rcond=None)[0]
-
     def _scale(self, layer, j, step):
         """``(layer, j, scale)`` of the step taken, or ``None``."""
         theta = self.thetas[layer][j]
         for t in STEP_SCALES:
-            (change,) = self.backend.map_sum(try_unit, layer, j, step, self.kappa, [t])
-            change = change[0] + self.c * (2.0 * t * (theta @ step) + t * t * (step @ step))
+            (change,) = self.backend.map_sum(try_unit, layer, j, step, self.kappa, t)
+            change = change[0] + ridge_change(self.c, theta, step, t)
             if change < -ROUND_OFF * self.objectives[-1]:
                 return layer, j, t
         return None
 
     def _output(self, commit):
-        ridge = 2.0 * self.c / self.kappa
-        gram, cross = self.backend.map_sum(readout_sums, commit, self.kappa)
-        self.W_out, self.b_out = solve_weights(cross, gram, ridge)
-        for _ in range(OUTPUT_STEPS - 1):
-            self.backend.map_sum(residuals, self.W_out, self.b_out)
-            (cross,) = self.backend.map_sum(readout_cross, self.kappa)
-            self.W_out, self.b_out = solve_weights(cross, gram, ridge)
+        shard_passes = (readout_sums, readout_cross, residuals)
+        self.W_out, self.b_out = bound_output(self.backend, shard_passes, commit, self.kappa,
+                                              self.c, OUTPUT_STEPS)
 
 
 # -- shard passes: the per-sample arrays live in shard.deep_refit --------------
@@ -204,7 +189,8 @@ class _State:
     column of ones (the standardised inputs, then the features), ``Z[l]``
     its pre-activations, ``F`` the outputs, ``R`` the
     residuals, ``w`` the sample weights; ``W`` the hidden layers' weights as
-    ``[u_j; b_j]`` rows and the output layer's; the step last tried."""
+    ``[u_j; b_j]`` rows and the output layer's; ``tried``: the unit, step,
+    ``X step``, scale and propagation last tried."""
 
     def __init__(self, shard, D, offset, thetas, W_out, b_out, loss):
         n = shard.x.shape[0]
@@ -212,13 +198,13 @@ class _State:
         X[:, :-1] = np.asarray(shard.x, dtype=np.float64) * D + offset
         X[:, -1] = 1.0
         self.inputs, self.Z = [X], []
-        for theta in thetas:
+        for k, theta in enumerate(thetas):
             # rows contiguous: a step moves a unit's column, but the layers
             # above it change on the rows it moved, all their units at once
             z = self.inputs[-1] @ theta.T
             self.Z.append(z)
-            self.inputs.append(np.column_stack([np.maximum(z, 0.0), np.ones(n)]))
-        self.inputs.pop()  # the top layer's features: see features()
+            if k < len(thetas) - 1:  # the top layer's features: self.top
+                self.inputs.append(np.column_stack([np.maximum(z, 0.0), np.ones(n)]))
         self.top = np.maximum(self.Z[-1], 0.0)
         self.thetas = [t.copy() for t in thetas]
         self.Y = np.asarray(shard.y, dtype=np.float64)
@@ -259,14 +245,6 @@ class _State:
         return upper, a @ self.W_out.T + self.b_out
 
 
-def moments(shard):
-    """``(sum w, sum w x, sum w x^2)`` of the shard's inputs, for the
-    standardised coordinates of the first layer."""
-    x = np.asarray(shard.x, dtype=np.float64)
-    w = np.ones(x.shape[0]) if shard.w is None else np.asarray(shard.w, dtype=np.float64)
-    return np.array([w.sum()]), w @ x, w @ (x * x)
-
-
 def begin(shard, D, offset, thetas, W_out, b_out, loss):
     """Set up the shard's arrays; returns :func:`residuals`'s data term."""
     shard.deep_refit = _State(shard, D, offset, thetas, W_out, b_out, loss)
@@ -283,11 +261,12 @@ def residuals(shard, W_out, b_out):
 
 
 def _commit(state, commit):
+    # the scale taken is the last one tried (the driver tries them in
+    # turn and stops at the first that lowers J): its propagation is reused
     layer, j, scale = commit
-    z = state.Z[layer][:, j] + scale * state.tried[3]
-    rows = np.flatnonzero(np.maximum(z, 0.0) != state.features(layer)[:, j])
-    upper, F = state.propagate(layer, j, z, rows)
-    state.thetas[layer][j] += scale * state.tried[2]
+    step, tried, (z, rows, upper, F) = state.tried[2], state.tried[4], state.tried[5]
+    assert state.tried[:2] == (layer, j) and tried == scale
+    state.thetas[layer][j] += scale * step
     state.Z[layer][:, j] = z
     state.features(layer)[:, j] = np.maximum(z, 0.0)
     for k, zk in enumerate(upper, start=layer + 1):
@@ -311,24 +290,24 @@ def unit_system(shard, layer, j, commit):
     return A.T @ (A * (w * gg)[:, None]), A.T @ (w * rg)
 
 
-def try_unit(shard, layer, j, step, kappa, scales):
-    """Per scale ``t`` of ``scales``: the change of the loss's bound,
-    ``sum w (kappa |df|^2 / 2 - r . df)``, when unit ``j`` takes ``t`` times
-    ``step``, every layer above moving with it."""
+def try_unit(shard, layer, j, step, kappa, t):
+    """The change of the loss's bound, ``sum w (kappa |df|^2 / 2 - r . df)``,
+    when unit ``j`` takes ``t`` times ``step``, every layer above moving with
+    it; kept, with ``X step`` for the step's other scales, for the commit."""
     state = shard.deep_refit
-    if state.tried is None or state.tried[:2] != (layer, j) or state.tried[2] is not step:
-        state.tried = (layer, j, step, state.inputs[layer] @ step)
-    z0, xs = state.Z[layer][:, j], state.tried[3]
-    a0 = state.features(layer)[:, j]
-    changes = np.zeros(len(scales))
-    for i, t in enumerate(scales):
-        z = z0 + t * xs
-        rows = np.flatnonzero(np.maximum(z, 0.0) != a0)
-        _, F = state.propagate(layer, j, z, rows)
-        df = F - state.F[rows]
-        changes[i] = state.w[rows] @ (0.5 * kappa * np.einsum("nk,nk->n", df, df)
-                                      - np.einsum("nk,nk->n", state.R[rows], df))
-    return (changes,)
+    if (state.tried is None or state.tried[:2] != (layer, j)
+            or not np.array_equal(state.tried[2], step)):
+        xs = state.inputs[layer] @ step
+    else:
+        xs = state.tried[3]
+    z = state.Z[layer][:, j] + t * xs
+    rows = np.flatnonzero(np.maximum(z, 0.0) != state.features(layer)[:, j])
+    upper, F = state.propagate(layer, j, z, rows)
+    state.tried = (layer, j, step, xs, t, (z, rows, upper, F))
+    df = F - state.F[rows]
+    change = state.w[rows] @ (0.5 * kappa * np.einsum("nk,nk->n", df, df)
+                              - np.einsum("nk,nk->n", state.R[rows], df))
+    return (np.array([change]),)
 
 
 def readout_sums(shard, commit, kappa):

@@ -62,11 +62,7 @@ class _Fit:
         processes (``None`` for dask input, which is never subsampled)."""
         if is_dask_collection(X):
             return np.asarray(X.mean(axis=0).compute(), dtype=np.float64), None
-        # np.asarray: a sparse X sums to a 1 x d matrix
-        total, count = self.backend.allreduce([
-            np.asarray(X.sum(axis=0, dtype=np.float64)).ravel(),
-            np.array([float(X.shape[0])])])
-        return total / max(count[0], 1.0), int(count[0])
+        return column_means(X, self.backend)
 
     def _on_raw_inputs(self, weights, sign=-1.0):
         """Weights on ``x - shift`` as weights on ``x`` (``sign=-1``: ``b_1 -
@@ -445,6 +441,15 @@ class _Fit:
             backend.release()
             result.update(_solver=None, _solver_shards=None, _train_fingerprint=None)
         return result
+
+
+def column_means(X, backend):
+    """``(means, n_rows)``: the column means of ``X`` (numpy or sparse) over
+    the rows of all processes, in float64, and their number of rows."""
+    # np.asarray: a sparse X sums to a 1 x d matrix
+    total, count = backend.allreduce([np.asarray(X.sum(axis=0, dtype=np.float64)).ravel(),
+                                      np.array([float(X.shape[0])])])
+    return total / max(count[0], 1.0), int(count[0])
 
 
 def agreed_seed(random_state, backend, headroom=0):

@@ -179,9 +179,7 @@ class UnitRefit:
         return [(W1, b1), (W2, b2)]
 
     def _settled(self):
-        J = self.objectives
-        return (len(J) > WINDOW and J[-WINDOW - 1] - J[-1] < WINDOW * TOL * J[-WINDOW - 1]
-                or self.n_passes - self.best_pass >= PATIENCE)
+        return (stalled(self.objectives) or self.n_passes - self.best_pass >= PATIENCE)
 
     def _pass(self):
         """Every unit once, then the output layer."""
@@ -190,7 +188,7 @@ class UnitRefit:
             v = self.W2[:, j]
             gram, rhs = self.backend.map_sum(unit_system, j, v, commit)
             commit = None
-            step = self._step(gram, rhs, self.kappa * float(v @ v), self.theta[j])
+            step = unit_step(self.kappa * float(v @ v) * gram, rhs, self.theta[j], self.c_in)
             commit = self._scale(j, step, v)
             if commit is not None:
                 self.theta[j] = self.theta[j] + commit * step
@@ -202,9 +200,7 @@ class UnitRefit:
         one reduction; the bound lies above the loss and touches it at the
         current network, so a scale that lowers the bounded ``J`` lowers
         ``J`` (the squared error is its own bound), and the best is taken."""
-        theta = self.theta[j]
-        ridge = [self.c_in * (2.0 * t * (theta @ step) + t * t * (step @ step))
-                 for t in STEP_SCALES]
+        ridge = [ridge_change(self.c_in, self.theta[j], step, t) for t in STEP_SCALES]
         (changes,) = self.backend.map_sum(try_unit, j, step, v)
         changes = changes + np.array(ridge)
         best = int(np.argmin(changes))
@@ -216,23 +212,51 @@ class UnitRefit:
         """The output layer: the minimiser of the loss's quadratic bound, a
         ridge regression on the features with targets ``f + r / kappa``;
         exact for the squared error, else repeated (each step lowers ``J``)."""
-        ridge = 2.0 * self.c_out / self.kappa
-        gram, cross = self.backend.map_sum(readout_sums, commit, self.kappa)
-        self.W2, self.b2 = solve_weights(cross, gram, ridge)
-        for _ in range(0 if self.exact else OUTPUT_STEPS - 1):
-            self.backend.map_sum(residuals, self.W2, self.b2)
-            (cross,) = self.backend.map_sum(readout_cross, self.kappa)
-            self.W2, self.b2 = solve_weights(cross, gram, ridge)
+        shard_passes = (readout_sums, readout_cross, residuals)
+        self.W2, self.b2 = bound_output(self.backend, shard_passes, commit, self.kappa,
+                                        self.c_out, 1 if self.exact else OUTPUT_STEPS)
 
-    def _step(self, gram, rhs, curvature, theta):
-        """The unit's closed-form step ``s`` (module docstring)."""
-        system = curvature * gram
-        system[np.diag_indices_from(system)] += 2.0 * self.c_in
-        rhs = rhs - 2.0 * self.c_in * theta
-        try:  # numpy's: scipy's checks cost 10x its solve at this size
-            return np.linalg.solve(system, rhs)
-        except np.linalg.LinAlgError:  # no ridge and no active rows
-            return np.linalg.lstsq(system, rhs, rcond=None)[0]
+
+# -- the steps, shared with the passes through every layer (_deep_refit) -----
+def stalled(J):
+    """Whether the last ``WINDOW`` passes together lowered ``J`` (the
+    objectives so far) by less than ``WINDOW * TOL`` of it."""
+    return len(J) > WINDOW and J[-WINDOW - 1] - J[-1] < WINDOW * TOL * J[-WINDOW - 1]
+
+
+def unit_step(system, rhs, theta, c):
+    """A unit's closed-form step ``s`` (module docstring): ``(system + 2 c I)
+    s = rhs - 2 c theta``, ``system`` the bound's curvature times the unit's
+    Gram (overwritten), ``c`` the ridge on the unit's ``theta = [u; b]``."""
+    system[np.diag_indices_from(system)] += 2.0 * c
+    rhs = rhs - 2.0 * c * theta
+    try:  # numpy's: scipy's checks cost 10x its solve at this size
+        return np.linalg.solve(system, rhs)
+    except np.linalg.LinAlgError:  # no ridge and no active rows
+        return np.linalg.lstsq(system, rhs, rcond=None)[0]
+
+
+def ridge_change(c, theta, step, t):
+    """The change of ``c ||theta||^2`` when ``theta`` takes ``t`` times ``step``."""
+    return c * (2.0 * t * (theta @ step) + t * t * (step @ step))
+
+
+def bound_output(backend, shard_passes, commit, kappa, c, n_steps):
+    """The output layer ``(W, b)``: the minimiser of the loss's quadratic
+    bound, a ridge regression (ridge ``c`` on ``W``) on the features with
+    targets ``f + r / kappa``, ``n_steps`` times (each lowers ``J``; one is
+    exact for the squared error). ``shard_passes``: the module's
+    ``(readout_sums, readout_cross, residuals)``; ``commit`` the pass's last
+    accepted step, for ``readout_sums``."""
+    readout, cross_only, new_outputs = shard_passes
+    ridge = 2.0 * c / kappa
+    gram, cross = backend.map_sum(readout, commit, kappa)
+    W, b = solve_weights(cross, gram, ridge)
+    for _ in range(n_steps - 1):
+        backend.map_sum(new_outputs, W, b)
+        (cross,) = backend.map_sum(cross_only, kappa)
+        W, b = solve_weights(cross, gram, ridge)
+    return W, b
 
 
 # -- shard passes: the per-sample arrays live in shard.unit_refit ------------

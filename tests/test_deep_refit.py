@@ -15,6 +15,7 @@ from admm_sklearn import _deep_refit as deep_refit
 from admm_sklearn._backends import SerialBackend
 from admm_sklearn._deep_refit import DeepRefit, begin, end, try_unit, unit_system
 from admm_sklearn._losses import LOSSES
+from admm_sklearn._unit_refit import unit_step
 
 #: (hidden layers, output units)
 CASES = [((5, 4), 1), ((4, 3, 3), 3)]
@@ -89,7 +90,7 @@ def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, lay
     masks = [(z > 0).astype(float) for z in zs]
     j = 1
     gram, rhs = backend.map_sum(unit_system, layer, j, None)
-    step = refit._step(refit.kappa * gram, rhs, refit.thetas[layer][j])
+    step = unit_step(refit.kappa * gram, rhs, refit.thetas[layer][j], refit.c)
 
     def bound(s):  # every activity held: the outputs are linear in s
         thetas = [t.copy() for t in refit.thetas]
@@ -113,16 +114,17 @@ def test_tried_changes_and_commits_match_forward_passes(hidden, k):
     for layer in range(len(hidden)):
         F, _ = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
         gram, rhs = backend.map_sum(unit_system, layer, 0, None)
-        step = refit._step(refit.kappa * gram, rhs, refit.thetas[layer][0])
-        (changes,) = backend.map_sum(try_unit, layer, 0, step, refit.kappa,
-                                      deep_refit.STEP_SCALES)
-        for t, change in zip(deep_refit.STEP_SCALES, changes):
+        step = unit_step(refit.kappa * gram, rhs, refit.thetas[layer][0], refit.c)
+        for t in deep_refit.STEP_SCALES:
+            (change,) = backend.map_sum(try_unit, layer, 0, step, refit.kappa, t)
             thetas = [th.copy() for th in refit.thetas]
             thetas[layer][0] += t * step
             F_new, _ = _forward(refit, thetas, refit.W_out, refit.b_out, X)
-            assert change == pytest.approx(_bound_change(refit, F_new, F, Y, w), rel=1e-9,
-                                           abs=1e-9)
-        # commit the half step; the shard's state then equals a fresh forward pass
+            assert change[0] == pytest.approx(_bound_change(refit, F_new, F, Y, w), rel=1e-9,
+                                              abs=1e-9)
+        # commit the half step (tried last, as the driver commits); the
+        # shard's state then equals a fresh forward pass
+        backend.map_sum(try_unit, layer, 0, step, refit.kappa, 0.5)
         refit.thetas[layer][0] += 0.5 * step
         backend.map_sum(unit_system, layer, 1, (layer, 0, 0.5))
         state = backend.shards[0].deep_refit

@@ -16,7 +16,7 @@ from admm_sklearn._backends import SerialBackend
 from admm_sklearn._input_solve import InputCoordinates
 from admm_sklearn._kernels import HAVE_NUMBA
 from admm_sklearn._losses import LOSSES
-from admm_sklearn._unit_refit import (STEP_SCALES, UnitRefit, begin, end, try_unit,
+from admm_sklearn._unit_refit import (STEP_SCALES, UnitRefit, begin, end, try_unit, unit_step,
                                       unit_system)
 
 
@@ -84,7 +84,7 @@ def test_unit_step_minimises_the_loss_bound_with_the_active_rows_held(loss, k):
     for j in (0, 3):
         v = refit.W2[:, j]
         gram, rhs = backend.map_sum(unit_system, j, v, None)
-        step = refit._step(gram, rhs, refit.kappa * float(v @ v), refit.theta[j])
+        step = unit_step(refit.kappa * float(v @ v) * gram, rhs, refit.theta[j], refit.c_in)
         active = state.Z[:, j] > 0
         q = state.residuals() @ v
 
@@ -126,7 +126,7 @@ def test_tried_changes_and_commits_match_forward_passes(loss, k):
     assert refit.objective(data[0]) == pytest.approx(J0, rel=1e-12)
     j, v = 2, refit.W2[:, 2]
     gram, rhs = backend.map_sum(unit_system, j, v, None)
-    step = refit._step(gram, rhs, refit.kappa * float(v @ v), refit.theta[j])
+    step = unit_step(refit.kappa * float(v @ v) * gram, rhs, refit.theta[j], refit.c_in)
     (changes,) = backend.map_sum(try_unit, j, step, v)
     state = backend.shards[0].unit_refit
     z, q = state.Z[:, j], state.residuals() @ v
