@@ -394,6 +394,29 @@ def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
         a[i] = ai
 
 
+def _deep_unit_system_loop(A, z, Z_up, m, r, w, gram, rhs):
+    # a unit one layer below a single output: on its active rows (z > 0) the
+    # output's direction g = m . 1[Z_up > 0] (m = the unit's outgoing
+    # weights times the output weights), then sum w g^2 a a^T and
+    # sum w r g a. The mask is a select, not a branch (the units above are
+    # on or off at random across rows), so the loop vectorises; the full
+    # square is faster than a triangle.
+    for i in range(A.shape[0]):
+        if z[i] <= 0.0:
+            continue
+        g = 0.0
+        for u in range(m.shape[0]):
+            g += m[u] if Z_up[i, u] > 0.0 else 0.0
+        v = w[i] * g * g
+        rg = w[i] * r[i] * g
+        for a in range(A.shape[1]):
+            x = A[i, a]
+            rhs[a] += rg * x
+            x *= v
+            for c in range(A.shape[1]):
+                gram[a, c] += x * A[i, c]
+
+
 if njit is not None:
     # reassoc/contract only: the sum may be reordered and fused, but NaN and
     # inf still propagate, so the divergence guard keeps working.
@@ -414,12 +437,14 @@ if njit is not None:
     _unit_rhs_compiled = _jit(_unit_rhs_loop)
     _unit_try_compiled = _jit(_unit_try_loop)
     _unit_commit_compiled = _jit(_unit_commit_loop)
+    _deep_unit_system_compiled = _jit(_deep_unit_system_loop)
 else:  # pragma: no cover
     _prox_pieces_compiled = _prox_relu_compiled = _activation_residual_compiled = None
     _prox_log_loss_compiled = _log_loss_sum_compiled = _shift_rows_compiled = None
     _newton_direction_compiled = _newton_accept_compiled = None
     _transpose_accumulate_compiled = None
     _unit_rhs_compiled = _unit_try_compiled = _unit_commit_compiled = None
+    _deep_unit_system_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
 
@@ -571,3 +596,20 @@ def unit_commit(X, z, a, R, v, xs, scale, w, G):
         return False
     _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G)
     return True
+
+
+def deep_unit_system(A, z, Z_up, col, W_out, R, w):
+    """``(gram, rhs)`` of a unit one hidden layer below the top of a network
+    with one output (the deep passes, :mod:`admm_sklearn._deep_refit`):
+    over its active rows ``z > 0``, with ``g = W_out (1[Z_up > 0] * col)``
+    the output's direction, ``sum w g^2 a a^T`` and ``sum w r g a`` for the
+    rows ``a`` of ``A``. One pass over the rows, where NumPy copies and
+    masks the active rows of ``Z_up`` (1.5 ms against 4.7 for 15,000 rows
+    under 100 units); with several outputs NumPy's products are as fast.
+    ``None`` without numba or with several outputs."""
+    if _deep_unit_system_compiled is None or W_out.shape[0] != 1:
+        return None
+    gram, rhs = np.zeros((A.shape[1], A.shape[1])), np.zeros(A.shape[1])
+    _deep_unit_system_compiled(A, np.ascontiguousarray(z), Z_up, W_out[0] * col,
+                               np.ascontiguousarray(R[:, 0]), w, gram, rhs)
+    return gram, rhs

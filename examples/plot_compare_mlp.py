@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from admm_sklearn import ADMMClassifier
 
 warnings.simplefilter("ignore", ConvergenceWarning)
-X, y = make_moons(2000, noise=0.25, random_state=0)
+X, y = make_moons(1000, noise=0.25, random_state=0)
 models = {"ADMMClassifier": lambda it: ADMMClassifier((50,), max_iter=it, random_state=0),
           "MLPClassifier (adam)": lambda it: MLPClassifier((50,), max_iter=it, random_state=0)}
 for name, make in models.items():

@@ -23,7 +23,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from admm_sklearn import ADMMClassifier
 
-X, y = make_classification(n_samples=4000, n_features=12, n_informative=6, weights=[0.9],
+X, y = make_classification(n_samples=2000, n_features=12, n_informative=6, weights=[0.9],
                            class_sep=0.8, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
                                                     random_state=0)

@@ -60,8 +60,8 @@ PARAMS = dict(hidden_layer_sizes=(12, 5), max_iter=25, n_warmup_iter=5, random_s
 
 
 @pytest.mark.parametrize("estimator,weighted,interval,passes", [
-    (ADMMClassifier, False, 1, 0), (ADMMClassifier, True, 1, 5), (ADMMRegressor, False, 1, 100),
-    (ADMMRegressor, True, 1, 100), (ADMMClassifier, False, 2, 0)])
+    (ADMMClassifier, False, 1, 0), (ADMMClassifier, True, 1, 5), (ADMMRegressor, False, 1, 20),
+    (ADMMRegressor, True, 1, 20), (ADMMClassifier, False, 2, 0)])
 def test_dask_numpy_input_equals_serial(client, estimator, weighted, interval, passes):
     # interval 2: W_1 held every other sweep, W_1 a_0 + b_1 kept on the workers;
     # passes: the first stage's unit passes on the log-loss / squared error

@@ -80,7 +80,7 @@ def _start(backend, refit):
 
 
 @pytest.mark.parametrize("hidden, k", CASES)
-@pytest.mark.parametrize("layer", [0, -1])
+@pytest.mark.parametrize("layer", [0, -2, -1])
 def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, layer):
     backend, refit, X, Y, w = _problem(hidden, k)
     (data,) = _start(backend, refit)
@@ -103,6 +103,21 @@ def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, lay
     brute = minimize(bound, np.zeros_like(step), method="BFGS", options={"gtol": 1e-10}).x
     np.testing.assert_allclose(step, brute, rtol=1e-4, atol=1e-6)
     assert bound(step) <= bound(brute) + 1e-9
+    backend.map(end)
+
+
+@pytest.mark.parametrize("hidden", [(5, 4), (4, 3, 3)])
+def test_compiled_system_of_a_unit_below_the_top_equals_numpy(hidden, monkeypatch):
+    pytest.importorskip("numba")  # the compiled loop is for one output unit
+    backend, refit, X, Y, w = _problem(hidden, 1)
+    _start(backend, refit)
+    layer = len(hidden) - 2
+    compiled = [backend.map_sum(unit_system, layer, j, None) for j in range(hidden[layer])]
+    monkeypatch.setattr(deep_refit, "deep_unit_system", lambda *args: None)
+    for j, (gram, rhs) in enumerate(compiled):
+        gram_ref, rhs_ref = backend.map_sum(unit_system, layer, j, None)
+        np.testing.assert_allclose(gram, gram_ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(rhs, rhs_ref, rtol=1e-12, atol=1e-12)
     backend.map(end)
 
 
@@ -135,25 +150,55 @@ def test_tried_changes_and_commits_match_forward_passes(hidden, k):
     backend.map(end)
 
 
-@pytest.mark.parametrize("weighted", [True, False])
-@pytest.mark.parametrize("hidden, k", CASES)
-def test_passes_never_raise_the_objective_and_return_the_network_they_fitted(
-        weighted, hidden, k):
-    backend, refit, X, Y, w = _problem(hidden, k, weighted=weighted)
-    coefs, intercepts = refit.run(6)
-    J = np.array(refit.objectives)
-    assert refit.n_passes == 6 and len(J) == 7
-    assert np.all(np.diff(J) <= 1e-9 * J[:-1]), J
-    assert J[-1] < 0.95 * J[0]
-    # the returned network, on the raw inputs, is the one whose J was recorded
+def _raw_forward(coefs, intercepts, X):
     a = X
     for W, b in zip(coefs[:-1], intercepts[:-1]):
         a = np.maximum(a @ W + b, 0.0)
-    F = a @ coefs[-1] + intercepts[-1]
-    F_ref, _ = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
-    np.testing.assert_allclose(F, F_ref, atol=1e-8)
-    assert _objective(refit, refit.thetas, refit.W_out, refit.b_out, X, Y, w) == \
-        pytest.approx(J[-1], rel=1e-9)
+    return a @ coefs[-1] + intercepts[-1]
+
+
+def _accuracy(F, Y, w):
+    right = (F[:, 0] > 0) == (Y[:, 0] > 0.5) if F.shape[1] == 1 else \
+        np.argmax(F, axis=1) == np.argmax(Y, axis=1)
+    return float(w @ right / w.sum())
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("hidden, k", CASES)
+def test_passes_never_raise_the_objective_and_return_their_most_accurate_network(
+        weighted, hidden, k):
+    backend, refit, X, Y, w = _problem(hidden, k, weighted=weighted)
+    coefs, intercepts = refit.run(6)
+    J, acc = np.array(refit.objectives), np.array(refit.accuracies)
+    assert len(J) == len(acc) == refit.n_passes + 1
+    assert refit.n_passes == 6 or refit.n_passes - refit.best_pass == deep_refit.PATIENCE
+    assert np.all(np.diff(J) <= 1e-9 * J[:-1]), J
+    assert J[-1] < 0.95 * J[0]
+    # the recorded accuracies are the networks' own, and the first best is returned
+    F_last, _ = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+    assert acc[-1] == pytest.approx(_accuracy(F_last, Y, w), abs=1e-12)
+    assert refit.best_pass == int(np.argmax(acc))
+    F = _raw_forward(coefs, intercepts, X)
+    assert _accuracy(F, Y, w) == pytest.approx(acc.max(), abs=1e-12)
+    if refit.best_pass == refit.n_passes:  # the last network, whose J was recorded
+        np.testing.assert_allclose(F, F_last, atol=1e-8)
+        assert _objective(refit, refit.thetas, refit.W_out, refit.b_out, X, Y, w) == \
+            pytest.approx(J[-1], rel=1e-9)
+
+
+def test_passes_that_classify_no_more_rows_right_keep_the_stages_network():
+    # a network that fits its rows, then a ridge far above its data term:
+    # J falls as every weight is pulled in, and the training accuracy with it
+    backend, fitting, X, Y, w = _problem((5, 4), 1, weighted=False)
+    coefs, intercepts = fitting.run(6)
+    refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1.0, max_samples=10 ** 6,
+                      shift=fitting.shift)
+    kept = refit.run(10)
+    assert refit.best_pass == 0 and refit.n_passes == deep_refit.PATIENCE
+    assert refit.objectives[-1] < 0.5 * refit.objectives[0]
+    assert max(refit.accuracies[1:]) <= refit.accuracies[0] > refit.accuracies[-1]
+    np.testing.assert_allclose(_raw_forward(*kept, X), _raw_forward(coefs, intercepts, X),
+                               atol=1e-8)
 
 
 def _checkerboard(n=1200, seed=0):
