@@ -10,7 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._estimator import BaseADMM, document
-from ._losses import CLASSIFICATION_LOSSES, LOSSES, probabilities
+from ._losses import CLASSIFICATION_LOSSES, LOSSES, label_codes, probabilities
 
 #: ``beta='auto'``: the class probability one output update may reach.
 AUTO_BETA_CONFIDENCE = 0.7
@@ -282,7 +282,7 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
             Predicted labels.
         """
         outputs = self._outputs(X)  # checks that the estimator is fitted first
-        return self.classes_[_label_codes(outputs, LOSSES[self.loss].threshold)]
+        return self.classes_[label_codes(outputs, LOSSES[self.loss].threshold)]
 
 
 class _LabelTargets:
@@ -305,8 +305,8 @@ class _LabelTargets:
 
     def score_sums(self, outputs, Y, w):
         """``[weight of the correctly predicted rows, total weight]``."""
-        truth = _label_codes(Y, 0.5)
-        correct = _label_codes(outputs, self.threshold) == truth
+        truth = label_codes(Y, 0.5)
+        correct = label_codes(outputs, self.threshold) == truth
         w = np.ones(len(Y)) if w is None else w
         return np.array([w @ correct, w.sum()], dtype=np.float64)
 
@@ -318,9 +318,3 @@ class _LabelTargets:
     def attributes(self):
         return {"classes_": self.classes}
 
-
-def _label_codes(outputs, threshold):
-    """Class indices from output units: ``threshold`` (one unit) or the largest unit."""
-    if outputs.shape[1] == 1:
-        return (outputs[:, 0] > threshold).astype(int)
-    return np.argmax(outputs, axis=1)

@@ -67,7 +67,7 @@ import numpy as np
 from ._fit import column_means
 from ._input_solve import InputCoordinates
 from ._kernels import deep_unit_system
-from ._losses import LOSSES
+from ._losses import LOSSES, label_codes
 from ._shard import augmented_gram, cross_gram, input_moments
 from ._unit_refit import (MAX_INPUTS, OUTPUT_STEPS, ROUND_OFF, STEP_SCALES, bound_output,
                           ridge_change, stalled, unit_step)
@@ -134,7 +134,7 @@ class DeepRefit:
         self.kappa = LOSSES[loss].curvature(coefs[-1].shape[1])
         self.shift = np.asarray(shift, dtype=np.float64)
         counts, colsum, sqsum = backend.map_sum(input_moments)
-        n = counts[0]  # the total sample weight
+        self.total_weight = n = counts[0]
         self.coords = InputCoordinates(n, colsum, sqsum)
         # the network's own ridge, as the weight solves' (ADMMSolver.ridge);
         # a tenth of it overfit (parity, satimage), a proximal term towards
@@ -164,7 +164,8 @@ class DeepRefit:
         try:
             (data,) = backend.map_sum(begin, self.coords.D, self.coords.c, self.thetas,
                                       self.W_out, self.b_out, self.loss)
-            self.objectives, self.accuracies = [self.objective(data[0])], [data[1] / data[2]]
+            self.objectives = [self.objective(data[0])]
+            self.accuracies = [data[1] / self.total_weight]
             best = self._network()
             while (self.n_passes < max_passes and not stalled(self.objectives)
                    and self.n_passes - self.best_pass < PATIENCE):
@@ -172,7 +173,7 @@ class DeepRefit:
                 self.n_passes += 1
                 (data,) = backend.map_sum(residuals, self.W_out, self.b_out)
                 self.objectives.append(self.objective(data[0]))
-                self.accuracies.append(data[1] / data[2])
+                self.accuracies.append(data[1] / self.total_weight)
                 if self.accuracies[-1] > self.accuracies[self.best_pass]:
                     self.best_pass, best = self.n_passes, self._network()
         finally:
@@ -285,18 +286,14 @@ def begin(shard, D, offset, thetas, W_out, b_out, loss):
 
 
 def residuals(shard, W_out, b_out):
-    """Outputs and residuals for a new output layer; returns the data term,
-    the weight of the rows classified right and the total weight."""
+    """Outputs and residuals for a new output layer; returns the data term
+    and the weight of the rows classified right."""
     state = shard.deep_refit
     state.W_out, state.b_out = W_out, b_out
     state.F = state.top @ W_out.T + b_out
     state.R = state.loss.residual(state.Y, state.F)
-    if state.F.shape[1] == 1:
-        right = (state.F[:, 0] > state.loss.threshold) == (state.Y[:, 0] > 0.5)
-    else:
-        right = np.argmax(state.F, axis=1) == np.argmax(state.Y, axis=1)
-    return (np.array([state.loss.value(state.Y, state.F, state.w), state.w @ right,
-                      state.w.sum()]),)
+    right = label_codes(state.F, state.loss.threshold) == label_codes(state.Y, 0.5)
+    return (np.array([state.loss.value(state.Y, state.F, state.w), state.w @ right]),)
 
 
 def _commit(state, commit):
@@ -332,10 +329,9 @@ def unit_system(shard, layer, j, commit):
     if layer == top:
         # g = W_out e_j on every row: the Gram is |g|^2 B^T B, B = sqrt(w) A,
         # which BLAS forms as a symmetric rank-k update at half a product's cost
-        g = state.W_out[:, j]
-        rg = state.R[rows] @ g
-        A *= np.sqrt(w)[:, None]
-        return float(g @ g) * (A.T @ A), A.T @ (np.sqrt(w) * rg)
+        g, root_w = state.W_out[:, j], np.sqrt(w)
+        A *= root_w[:, None]
+        return float(g @ g) * (A.T @ A), A.T @ (root_w * (state.R[rows] @ g))
     g = state.direction(layer, j, rows)
     gg = np.einsum("nk,nk->n", g, g)
     rg = np.einsum("nk,nk->n", state.R[rows], g)

@@ -304,3 +304,10 @@ LOSSES = {
 #: The classifiers' losses and the regressors'.
 CLASSIFICATION_LOSSES = tuple(k for k, v in LOSSES.items() if v.targets == "indicators")
 REGRESSION_LOSSES = tuple(k for k, v in LOSSES.items() if v.targets == "standardized")
+
+
+def label_codes(outputs, threshold):
+    """Class indices from output units: ``threshold`` (one unit) or the largest unit."""
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > threshold).astype(int)
+    return np.argmax(outputs, axis=1)
