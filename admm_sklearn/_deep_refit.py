@@ -253,10 +253,9 @@ class _State:
 
     def direction(self, layer, j, rows):
         """``g_n`` on ``rows`` (module docstring): the outputs' change per
-        unit change of unit ``j``'s activation, the layers above held."""
-        if layer == len(self.Z) - 1:
-            return np.broadcast_to(self.W_out[:, j], (int(np.count_nonzero(rows)),
-                                                      self.W_out.shape[0]))
+        unit change of unit ``j``'s activation, the layers above held, for a
+        unit below the top layer (whose direction is ``W_out e_j`` on every
+        row, see :func:`unit_system`)."""
         g = (self.Z[layer + 1][rows] > 0.0) * self.thetas[layer + 1][:, j]
         for k in range(layer + 2, len(self.Z)):
             g = (self.Z[k][rows] > 0.0) * (g @ self.thetas[k][:, :-1].T)
