@@ -131,12 +131,13 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         objective); the passes stop after five without a new best, once
         five together lowered the objective by under 0.5%, or after this
         many. Three seeds, (100, 100), test accuracy without -> with 20: a
-        2-D checkerboard in 10 inputs 0.908 -> 0.962 (MLPClassifier
-        0.963), parity of 3 of 10 inputs 0.914 -> 0.930; moons, radial
-        bands, spirals, satimage and letter unchanged, spambase and credit
-        default 0.1 and 0.2 points lower (seed 0); at 1.3 to 2.7 times
-        the fit's time (``docs/what_we_tried.rst``, "Depth"). Dense inputs
-        of at most 64 columns; ``0`` (the default) turns them off.
+        2-D checkerboard in 10 inputs 0.949 -> 0.968 (MLPClassifier
+        0.963), parity of 3 of 10 inputs 0.912 -> 0.932; moons, radial
+        bands, spirals and letter unchanged, satimage 0.906 -> 0.912,
+        spambase and credit default 0.2 and 0.4 points lower (seed 0); at
+        1.2 to 2.5 times the fit's time (``docs/what_we_tried.rst``,
+        "Depth"). Dense inputs of at most 64 columns; ``0`` (the default)
+        turns them off.
 
     Attributes
     ----------

@@ -13,7 +13,7 @@ from scipy.optimize import minimize
 from admm_sklearn import ADMMClassifier, ADMMRegressor
 from admm_sklearn import _deep_refit as deep_refit
 from admm_sklearn._backends import SerialBackend
-from admm_sklearn._deep_refit import DeepRefit, begin, end, try_unit, unit_system
+from admm_sklearn._deep_refit import DeepRefit, begin, end, row_sample, try_unit, unit_system
 from admm_sklearn._losses import LOSSES
 from admm_sklearn._unit_refit import unit_step
 
@@ -74,9 +74,9 @@ def _objective(refit, thetas, W_out, b_out, X, Y, w):
             + refit.c * (sum(np.sum(t ** 2) for t in thetas) + np.sum(W_out ** 2)))
 
 
-def _start(backend, refit):
+def _start(backend, refit, share=1.0):
     return backend.map_sum(begin, refit.coords.D, refit.coords.c, refit.thetas,
-                           refit.W_out, refit.b_out, refit.loss)
+                           refit.W_out, refit.b_out, refit.loss, share)
 
 
 @pytest.mark.parametrize("hidden, k", CASES)
@@ -145,8 +145,60 @@ def test_tried_changes_and_commits_match_forward_passes(hidden, k):
         state = backend.shards[0].deep_refit
         F_new, zs = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
         np.testing.assert_allclose(state.F, F_new, atol=1e-10)
-        for z_state, z in zip(state.Z, zs):
-            np.testing.assert_allclose(z_state, z, atol=1e-10)
+        np.testing.assert_allclose(state.R, LOSSES["log_loss"].residual(Y, F_new), atol=1e-10)
+        for i, z in enumerate(zs):
+            np.testing.assert_allclose(state.Z[i], z, atol=1e-10)
+            np.testing.assert_array_equal(state.features(i), np.maximum(state.Z[i], 0.0))
+    backend.map(end)
+
+
+@pytest.mark.parametrize("hidden", [(5, 4), (4, 3, 3)])
+def test_compiled_tries_and_commits_of_a_unit_below_the_top_equal_numpy(hidden, monkeypatch):
+    pytest.importorskip("numba")  # the compiled loops are for one output unit
+    layer = len(hidden) - 2
+
+    def tries_and_commit():
+        backend, refit, X, Y, w = _problem(hidden, 1)
+        _start(backend, refit)
+        gram, rhs = backend.map_sum(unit_system, layer, 2, None)
+        step = unit_step(refit.kappa * gram, rhs, refit.thetas[layer][2], refit.c)
+        changes = [backend.map_sum(try_unit, layer, 2, step, refit.kappa, t)[0][0]
+                   for t in deep_refit.STEP_SCALES]
+        backend.map_sum(try_unit, layer, 2, step, refit.kappa, 0.5)
+        backend.map_sum(unit_system, layer, 0, (layer, 2, 0.5))
+        state = backend.shards[0].deep_refit
+        return changes, [state.F, state.R] + state.Z + state.inputs[1:] + [state.top]
+
+    compiled = tries_and_commit()
+    monkeypatch.setattr(deep_refit, "deep_unit_try", lambda *args: None)
+    reference = tries_and_commit()
+    np.testing.assert_allclose(compiled[0], reference[0], rtol=1e-12, atol=1e-12)
+    for array, array_ref in zip(compiled[1], reference[1]):
+        np.testing.assert_allclose(array, array_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_sampled_top_layer_gram_sums_the_sampled_rows_over_the_share():
+    backend, refit, X, Y, w = _problem((5, 4), 1)
+    Xs = _standard_inputs(refit, X)
+    sample = row_sample(Xs, 0.5)
+    assert 0.4 < len(sample) / len(X) < 0.6
+    # the same rows whatever the sharding
+    np.testing.assert_array_equal(np.concatenate([row_sample(Xs[:100], 0.5),
+                                                  100 + row_sample(Xs[100:], 0.5)]), sample)
+    _start(backend, refit)
+    exact = [backend.map_sum(unit_system, 1, j, None) for j in range(4)]
+    backend.map(end)
+    _start(backend, refit, share=0.5)
+    _, zs = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+    A = np.column_stack([np.maximum(zs[0], 0.0), np.ones(len(X))])
+    for j, (gram_exact, rhs_exact) in enumerate(exact):
+        gram, rhs = backend.map_sum(unit_system, 1, j, None)
+        rows = sample[zs[1][sample, j] > 0]
+        g = refit.W_out[:, j]
+        expected = float(g @ g) * (A[rows].T @ (A[rows] * (w[rows] / 0.5)[:, None]))
+        np.testing.assert_allclose(gram, expected, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(rhs, rhs_exact, rtol=1e-10, atol=1e-12)
+        assert not np.allclose(gram, gram_exact)
     backend.map(end)
 
 
