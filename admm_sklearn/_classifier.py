@@ -128,7 +128,8 @@ class ADMMClassifier(ClassifierMixin, BaseADMM):
         the squared weights) never rises. The network returned is that of
         the pass with the most training rows classified right, the stages'
         own unless a pass beats it (the ridge alone can lower the
-        objective); the passes stop after five without a new best, once
+        objective), so none runs where the stages misclassify under 1% of
+        the training weight; they stop after five without a new best, once
         five together lowered the objective by under 0.5%, or after this
         many. Three seeds, (100, 100), test accuracy without -> with 20: a
         2-D checkerboard in 10 inputs 0.949 -> 0.968 (MLPClassifier

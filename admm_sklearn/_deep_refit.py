@@ -55,7 +55,8 @@ weights in (letter's 26 classes at (100, 100): training accuracy 0.996 ->
 classified the most (weighted) training rows right, the stages' own unless
 a pass beats it, and stop once ``PATIENCE`` passes brought no new best, once
 ``WINDOW`` of them together lowered ``J`` by less than ``WINDOW * TOL`` of
-it, or after the classifier's ``deep_refit_passes``.
+it, or after the classifier's ``deep_refit_passes``; none runs on a network
+that misclassifies under ``MIN_TRAINING_ERROR`` of its training weight.
 
 They lift the deep networks of the hard synthetic sets (three seeds at
 (100, 100): a checkerboard in 2 of 10 inputs 0.949 to 0.968, parity 0.912
@@ -85,6 +86,15 @@ from ._unit_refit import (MAX_INPUTS, OUTPUT_STEPS, ROUND_OFF, STEP_SCALES, boun
 #: seed 2: 0.915, 0.859, 0.880, 0.903, 0.930, ..., 0.975 after 20; 3 passes
 #: were too few; docs/what_we_tried.rst, "Depth").
 PATIENCE = 5
+
+#: The passes run only where the stages' network misclassifies at least this
+#: share of the training weight: they return the pass with the most rows
+#: right, so below it they can gain only a handful of rows. Every network
+#: measured above that level kept the stages' (letter 0.996, spirals 0.997,
+#: pendigits 0.999, optdigits 1.000 at (100, 100)), after the five passes
+#: of the patience (letter: a third more fit time); docs/what_we_tried.rst,
+#: "Depth".
+MIN_TRAINING_ERROR = 0.01
 
 #: Share of the rows whose outer products form a top-layer unit's Gram, the
 #: weights divided by it (its right-hand side, and the test of each step,
@@ -175,10 +185,12 @@ class DeepRefit:
         """Up to ``max_passes`` passes; returns ``(coefs, intercepts)`` on the
         raw inputs of pass ``best_pass``, the one with the most (weighted)
         training rows classified right, the stages' network (pass 0) unless
-        a pass beats it. The passes stop once ``WINDOW`` of them together
-        lowered ``J`` by less than ``WINDOW * TOL`` of it, or ``PATIENCE``
-        passes brought no new best. Records ``objectives`` (``J``) and
-        ``accuracies`` before the first pass and after each."""
+        a pass beats it. None runs where the stages misclassify under
+        ``MIN_TRAINING_ERROR`` of the training weight; they stop once
+        ``WINDOW`` of them together lowered ``J`` by less than ``WINDOW *
+        TOL`` of it, or ``PATIENCE`` passes brought no new best. Records
+        ``objectives`` (``J``) and ``accuracies`` before the first pass and
+        after each."""
         backend = self.backend
         try:
             (data,) = backend.map_sum(begin, self.coords.D, self.coords.c, self.thetas,
@@ -186,7 +198,8 @@ class DeepRefit:
             self.objectives = [self.objective(data[0])]
             self.accuracies = [data[1] / self.total_weight]
             best = self._network()
-            while (self.n_passes < max_passes and not stalled(self.objectives)
+            room = 1.0 - self.accuracies[0] >= MIN_TRAINING_ERROR
+            while (room and self.n_passes < max_passes and not stalled(self.objectives)
                    and self.n_passes - self.best_pass < PATIENCE):
                 self._pass()
                 self.n_passes += 1

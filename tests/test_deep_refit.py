@@ -238,9 +238,10 @@ def test_passes_never_raise_the_objective_and_return_their_most_accurate_network
             pytest.approx(J[-1], rel=1e-9)
 
 
-def test_passes_that_classify_no_more_rows_right_keep_the_stages_network():
+def test_passes_that_classify_no_more_rows_right_keep_the_stages_network(monkeypatch):
     # a network that fits its rows, then a ridge far above its data term:
     # J falls as every weight is pulled in, and the training accuracy with it
+    monkeypatch.setattr(deep_refit, "MIN_TRAINING_ERROR", 0.0)
     backend, fitting, X, Y, w = _problem((5, 4), 1, weighted=False)
     coefs, intercepts = fitting.run(6)
     refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1.0, max_samples=10 ** 6,
@@ -251,6 +252,27 @@ def test_passes_that_classify_no_more_rows_right_keep_the_stages_network():
     assert max(refit.accuracies[1:]) <= refit.accuracies[0] > refit.accuracies[-1]
     np.testing.assert_allclose(_raw_forward(*kept, X), _raw_forward(coefs, intercepts, X),
                                atol=1e-8)
+
+
+@pytest.mark.parametrize("hidden, k", CASES)
+def test_no_pass_runs_on_a_network_that_misclassifies_too_few_training_rows(
+        hidden, k, monkeypatch):
+    backend, fitting, X, Y, w = _problem(hidden, k)
+    coefs, intercepts = fitting.run(6)
+    error = 1.0 - max(fitting.accuracies)
+
+    def refit_with_threshold(threshold, passes):
+        monkeypatch.setattr(deep_refit, "MIN_TRAINING_ERROR", threshold)
+        refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1e-2,
+                          max_samples=10 ** 6, shift=fitting.shift)
+        return refit, refit.run(passes)
+
+    refit, network = refit_with_threshold(error + 1e-9, 10)
+    assert refit.n_passes == 0 and refit.accuracies == [pytest.approx(1.0 - error, abs=1e-12)]
+    np.testing.assert_allclose(_raw_forward(*network, X), _raw_forward(coefs, intercepts, X),
+                               atol=1e-10)
+    refit, _ = refit_with_threshold(error - 1e-9, 1)  # at the threshold they run
+    assert refit.n_passes == 1
 
 
 def _checkerboard(n=1200, seed=0):
