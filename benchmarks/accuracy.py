@@ -35,6 +35,8 @@ rows (radial bands, three noisy classes) beside the suite's 400k one.
 
 import argparse
 import json
+import os
+import platform
 import sys
 import time
 import warnings
@@ -259,8 +261,33 @@ def parse_candidate(text):
     return params
 
 
+def machine():
+    """The processor, core count and library versions: results here move with
+    the machine's BLAS kernels (docs/what_we_tried.rst 12.21), so every row
+    records where it was measured."""
+    import scipy
+    import sklearn
+
+    import admm_sklearn
+    try:
+        import numba
+    except ImportError:  # optional to the package: the NumPy paths run
+        numba = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
+            "numba": numba.__version__ if numba else "absent", "admm_sklearn": admm_sklearn.__version__}
+
+
 def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
-    rows = []
+    rows, where = [], machine()
+    print("measured on " + ", ".join(f"{k} {v}" for k, v in where.items()), flush=True)
     for name in datasets:
         data = load(name)
         if data is None:
@@ -291,7 +318,7 @@ def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
                 finite = all(np.all(np.isfinite(c)) for c in getattr(pipe[-1], "coefs_", []))
                 row = {"dataset": name, "seed": seed, "model": model_name,
                        "test_accuracy": acc, "train_accuracy": train_acc,
-                       "seconds": seconds, "finite": finite, **row_extra}
+                       "seconds": seconds, "finite": finite, **row_extra, "machine": where}
                 if curves and seed == seeds[0]:
                     row["curve"] = accuracy_curve(model, X_tr, y_tr, X_te, y_te)
                 rows.append(row)
