@@ -254,9 +254,12 @@ class _State:
     """A shard's arrays, float64: ``inputs[l]`` layer ``l``'s inputs with a
     column of ones (the standardised inputs, then the features), ``Z[l]``
     its pre-activations, ``F`` the outputs, ``R`` the
-    residuals, ``w`` the sample weights; ``W`` the hidden layers' weights as
-    ``[u_j; b_j]`` rows and the output layer's; ``tried``: the unit, step,
-    ``X step``, scale and propagation last tried."""
+    residuals, ``w`` the sample weights; ``thetas`` the hidden layers'
+    weights as ``[u_j; b_j]`` rows, ``W_out, b_out`` the output layer's;
+    ``gram_rows, gram_root_w`` the top layer's Gram sample (``None``: every
+    row); ``tried``: the unit, step, ``X step``, scale and propagation last
+    tried (``None`` where the compiled try kept none: the commit makes it
+    again)."""
 
     def __init__(self, shard, D, offset, thetas, W_out, b_out, loss, share):
         n = shard.x.shape[0]

@@ -282,7 +282,8 @@ def machine():
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__,
             "scipy": scipy.__version__, "scikit-learn": sklearn.__version__,
-            "numba": numba.__version__ if numba else "absent", "admm_sklearn": admm_sklearn.__version__}
+            "numba": numba.__version__ if numba else "absent",
+            "admm_sklearn": admm_sklearn.__version__}
 
 
 def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
