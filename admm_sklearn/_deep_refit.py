@@ -8,7 +8,7 @@ fitted on its own penalised loss,
 .. math::
 
     J = \\sum_n w_n \\ell(f(x_n), y_n)
-        + c \\sum_{l, j} \\lVert [u_{lj}; b_{lj}] \\rVert^2 + c \\lVert W_{out} \\rVert^2,
+        + c \\sum_{l, j} \\lVert T_l [u_{lj}; b_{lj}] \\rVert^2 + c \\lVert W_{out} \\rVert^2,
 
 by the block solves of :mod:`~admm_sklearn._unit_refit` extended to a unit
 of *any* hidden layer, still without gradients. With the units of the
@@ -45,23 +45,31 @@ drift from its layer-wise start the way joint ADMM sweeps do
 (``docs/what_we_tried.rst``, "Depth").
 
 The first layer is fitted on standardised inputs (the coordinates of the
-layer-1 solve), the upper ones on the features as they are; ``c`` is the
+layer-1 solve, ``T_1 = I``), the upper ones on the features as they are,
+with their ridge where their stage put it: ``T_l`` maps a unit's weights on
+the features to weights on the features scaled as that stage read them
+(standardised by the regressor, centred and scaled as one by the
+classifier; the moments fixed when the passes begin). ``c`` is the
 network's ridge, ``alpha`` times the (capped) sample weight.
 
-``J`` falling is not the same as the network fitting better: on a network
-that already fits its rows, the ridge alone lowers ``J`` and pulls the
+For a classifier, ``J`` falling is not the same as the network fitting
+better: on a network that already fits its rows, the ridge alone lowers ``J`` and pulls the
 weights in (letter's 26 classes at (100, 100): training accuracy 0.996 ->
 0.978 over 20 passes). So the passes return the network of the pass that
 classified the most (weighted) training rows right, the stages' own unless
 a pass beats it, and stop once ``PATIENCE`` passes brought no new best, once
 ``WINDOW`` of them together lowered ``J`` by less than ``WINDOW * TOL`` of
-it, or after the classifier's ``deep_refit_passes``; none runs on a network
-that misclassifies under ``MIN_TRAINING_ERROR`` of its training weight.
+it, or after the estimator's ``deep_refit_passes``; none runs on a network
+that misclassifies under ``MIN_TRAINING_ERROR`` of its training weight. The
+squared error (the regressor) is its own bound: its output step is exact,
+and its passes return the last network.
 
 They lift the deep networks of the hard synthetic sets (three seeds at
-(100, 100): a checkerboard in 2 of 10 inputs 0.949 to 0.968, parity 0.912
-to 0.932) and keep the others' stages, at up to 2.5 times the fit's
-time, so they are opt-in (``docs/what_we_tried.rst``, "Depth"). The
+(100, 100), 5 passes: a checkerboard in 2 of 10 inputs 0.949 to 0.969,
+radial bands 0.942 to 0.949, parity 0.912 to 0.925) and keep the others'
+stages or nearly, at up to 1.5 times the fit's time (20 passes: 2.6), but
+overfit small noisy sets (a regressor on wine quality), so they are
+opt-in (``docs/what_we_tried.rst``, "Depth", 12.24). The
 per-sample arrays (every layer's pre-activations, the outputs, the
 residuals) live in the shards, and only ``(fan-in + 1)``-sized sums cross processes.
 """
@@ -111,22 +119,22 @@ GRAM_ROWS_PER_COLUMN = 10
 
 
 def applies(est, X, hidden):
-    """Whether the passes run after ``est``'s layer-wise fit of ``X``: a
-    classifier asked for them (``deep_refit_passes > 0``) with a loss that
-    has a curvature bound (the log-loss), two hidden ReLU layers or more,
-    dense inputs of at most ``MAX_INPUTS`` columns (each first-layer unit
-    solves a ``(d + 1)``-square system, and the passes keep a float64 copy
-    of the inputs)."""
-    loss = LOSSES[est.loss]
+    """Whether the passes run after ``est``'s layer-wise fit of ``X``: the
+    estimator asked for them (``deep_refit_passes > 0``) with a loss that
+    has a curvature bound (the log-loss, the squared error), two hidden
+    ReLU layers or more, dense inputs of at most ``MAX_INPUTS`` columns
+    (each first-layer unit solves a ``(d + 1)``-square system, and the
+    passes keep a float64 copy of the inputs)."""
     return (getattr(est, "deep_refit_passes", 0) > 0 and len(hidden) >= 2
-            and est.activation == "relu" and loss.curvature is not None
-            and loss.targets == "indicators"
+            and est.activation == "relu" and LOSSES[est.loss].curvature is not None
             and isinstance(X, np.ndarray) and X.shape[1] <= MAX_INPUTS)
 
 
-def refine_network(est, backend, X, Y, sample_weight, result):
+def refine_network(est, backend, X, Y, sample_weight, result, targets):
     """Run the passes on the network of a layer-wise fit's ``result`` (its
-    attributes, updated in place) over the training rows ``X, Y``.
+    attributes, updated in place) over the training rows ``X`` and their
+    encoded targets ``Y``; ``targets`` maps the output layer between the
+    user's units and the encoded ones (``from_raw`` / ``to_raw``).
 
     The rows are scattered again, as the first stage had them; the last
     stage's shards (kept for ``warm_start``) are released, since its state
@@ -139,9 +147,14 @@ def refine_network(est, backend, X, Y, sample_weight, result):
     backend.scatter(X, Y, np.float64, sample_weight, shift)
     try:
         with backend.running():
-            refit = DeepRefit(backend, result["coefs_"], result["intercepts_"], est.loss,
-                              est.alpha, est._ridge_max_samples, shift)
+            coefs, intercepts = list(result["coefs_"]), list(result["intercepts_"])
+            W, b = targets.from_raw(coefs[-1].T, intercepts[-1])
+            coefs[-1], intercepts[-1] = W.T, b
+            refit = DeepRefit(backend, coefs, intercepts, est.loss, est.alpha,
+                              est._ridge_max_samples, shift, est._upper_input_scale)
             coefs, intercepts = refit.run(est.deep_refit_passes)
+            W, b = targets.to_raw(coefs[-1].T, intercepts[-1])
+            coefs[-1], intercepts[-1] = np.array(W.T, order="C"), b
     finally:
         backend.release()
     result.update(coefs_=coefs, intercepts_=intercepts,
@@ -155,9 +168,13 @@ class DeepRefit:
     raw inputs); the shards hold the training rows (``X - shift``).
     """
 
-    def __init__(self, backend, coefs, intercepts, loss, alpha, max_samples, shift):
+    def __init__(self, backend, coefs, intercepts, loss, alpha, max_samples, shift,
+                 upper_scale):
         self.backend, self.loss = backend, loss
         self.kappa = LOSSES[loss].curvature(coefs[-1].shape[1])
+        # a classifier's passes keep the pass with the most rows right; the
+        # squared error is its own bound, so its last pass fits best
+        self.classifies = LOSSES[loss].targets == "indicators"
         self.shift = np.asarray(shift, dtype=np.float64)
         counts, colsum, sqsum = backend.map_sum(input_moments)
         self.total_weight = n = counts[0]
@@ -175,11 +192,24 @@ class DeepRefit:
         self.thetas = [np.column_stack([W1, b1])]
         self.thetas += [np.column_stack([W.T, b]) for W, b in zip(coefs[1:-1], intercepts[1:-1])]
         self.W_out, self.b_out = coefs[-1].T.copy(), intercepts[-1].copy()
+        # per hidden layer, the metric T of its ridge c ||T theta||^2
+        # (None: ||theta||^2): the first layer's weights are kept on
+        # standardised inputs; the upper layers' are on the features as they
+        # are, and take their ridge where their stage did, on the features
+        # standardised (``upper_scale='per_feature'``) or centred and scaled
+        # as one (``'uniform'``), as fixed when the passes begin (see
+        # :func:`ridge_metric`): on the raw weights, a unit that barely
+        # fires carried a weight of the order of one over its spread, and
+        # the first passes pulled the network off its fit
+        self.upper_scale = upper_scale
+        self.metrics = [None] * len(self.thetas)
         self.n_passes = self.best_pass = 0
 
     def objective(self, data_term):
-        return data_term + self.c * (sum(float(np.sum(t ** 2)) for t in self.thetas)
-                                     + float(np.sum(self.W_out ** 2)))
+        return data_term + self.c * (
+            sum(float(np.sum(t ** 2 if T is None else (t @ T.T) ** 2))
+                for t, T in zip(self.thetas, self.metrics))
+            + float(np.sum(self.W_out ** 2)))
 
     def run(self, max_passes):
         """Up to ``max_passes`` passes; returns ``(coefs, intercepts)`` on the
@@ -195,10 +225,18 @@ class DeepRefit:
         try:
             (data,) = backend.map_sum(begin, self.coords.D, self.coords.c, self.thetas,
                                       self.W_out, self.b_out, self.loss, self.gram_share)
+            if len(self.thetas) > 1:
+                colsums, sqsums = backend.map_sum(feature_moments)
+                bounds = np.cumsum([0] + [t.shape[1] - 1 for t in self.thetas[1:]])
+                self.metrics[1:] = [
+                    ridge_metric(InputCoordinates(self.total_weight, colsums[lo:hi],
+                                                  sqsums[lo:hi],
+                                                  uniform=self.upper_scale == "uniform"))
+                    for lo, hi in zip(bounds[:-1], bounds[1:])]
             self.objectives = [self.objective(data[0])]
             self.accuracies = [data[1] / self.total_weight]
             best = self._network()
-            room = 1.0 - self.accuracies[0] >= MIN_TRAINING_ERROR
+            room = not self.classifies or 1.0 - self.accuracies[0] >= MIN_TRAINING_ERROR
             while (room and self.n_passes < max_passes and not stalled(self.objectives)
                    and self.n_passes - self.best_pass < PATIENCE):
                 self._pass()
@@ -206,7 +244,7 @@ class DeepRefit:
                 (data,) = backend.map_sum(residuals, self.W_out, self.b_out)
                 self.objectives.append(self.objective(data[0]))
                 self.accuracies.append(data[1] / self.total_weight)
-                if self.accuracies[-1] > self.accuracies[self.best_pass]:
+                if not self.classifies or self.accuracies[-1] > self.accuracies[self.best_pass]:
                     self.best_pass, best = self.n_passes, self._network()
         finally:
             backend.map(end)
@@ -227,7 +265,7 @@ class DeepRefit:
         for layer, theta in enumerate(self.thetas):
             for j in range(theta.shape[0]):
                 gram, rhs = self.backend.map_sum(unit_system, layer, j, commit)
-                step = unit_step(self.kappa * gram, rhs, theta[j], self.c)
+                step = unit_step(self.kappa * gram, rhs, theta[j], self.c, self.metrics[layer])
                 commit = self._scale(layer, j, step)
                 if commit is not None:
                     theta[j] = theta[j] + commit[2] * step
@@ -238,7 +276,7 @@ class DeepRefit:
         theta = self.thetas[layer][j]
         for t in STEP_SCALES:
             (change,) = self.backend.map_sum(try_unit, layer, j, step, self.kappa, t)
-            change = change[0] + ridge_change(self.c, theta, step, t)
+            change = change[0] + ridge_change(self.c, theta, step, t, self.metrics[layer])
             if change < -ROUND_OFF * self.objectives[-1]:
                 return layer, j, t
         return None
@@ -246,7 +284,7 @@ class DeepRefit:
     def _output(self, commit):
         shard_passes = (readout_sums, readout_cross, residuals)
         self.W_out, self.b_out = bound_output(self.backend, shard_passes, commit, self.kappa,
-                                              self.c, OUTPUT_STEPS)
+                                              self.c, OUTPUT_STEPS if self.classifies else 1)
 
 
 # -- shard passes: the per-sample arrays live in shard.deep_refit --------------
@@ -325,13 +363,38 @@ def begin(shard, D, offset, thetas, W_out, b_out, loss, share=1.0):
 
 def residuals(shard, W_out, b_out):
     """Outputs and residuals for a new output layer; returns the data term
-    and the weight of the rows classified right."""
+    and the weight of the rows classified right (0 for real targets)."""
     state = shard.deep_refit
     state.W_out, state.b_out = W_out, b_out
     state.F = state.top @ W_out.T + b_out
     state.R = state.loss.residual(state.Y, state.F)
-    right = label_codes(state.F, state.loss.threshold) == label_codes(state.Y, 0.5)
-    return (np.array([state.loss.value(state.Y, state.F, state.w), state.w @ right]),)
+    right = 0.0
+    if state.loss.targets == "indicators":
+        codes = label_codes(state.F, state.loss.threshold) == label_codes(state.Y, 0.5)
+        right = state.w @ codes
+    return (np.array([state.loss.value(state.Y, state.F, state.w), right]),)
+
+
+def ridge_metric(coords):
+    """``T`` with ``T [u; b] = [u'; b']``, the weights ``[u; b]`` of a unit
+    on inputs ``a`` as weights on ``a' = D a + c`` (``coords``, an
+    :class:`~admm_sklearn._input_solve.InputCoordinates`): ``u' = u / D``,
+    ``b' = b - u' . c``."""
+    D, c = coords.D, coords.c
+    d = len(D)
+    T = np.zeros((d + 1, d + 1))
+    T[np.arange(d), np.arange(d)] = 1.0 / D
+    T[d, :d], T[d, d] = -c / D, 1.0
+    return T
+
+
+def feature_moments(shard):
+    """The weighted column sums and sums of squares of every upper hidden
+    layer's inputs (the features of the layer below), layer after layer."""
+    state = shard.deep_refit
+    features = [state.features(layer) for layer in range(len(state.Z) - 1)]
+    return (np.concatenate([state.w @ A for A in features]),
+            np.concatenate([state.w @ np.square(A) for A in features]))
 
 
 def row_sample(X, share):

@@ -305,7 +305,8 @@ class BaseADMM(BaseEstimator, metaclass=ABCMeta):
     #: How the stages above the first of a layer-wise fit scale the units
     #: they read (``ADMMSolver``'s ``input_scale``): one scale for all keeps
     #: a unit that barely fires small under the ridge, against overfitting
-    #: (docs/what_we_tried.rst, "Depth").
+    #: (docs/what_we_tried.rst, "Depth"). The deep passes take those
+    #: layers' ridge in the same coordinates (:mod:`._deep_refit`).
     _upper_input_scale = "uniform"
     #: The ridge grows with the total sample weight up to this many samples,
     #: then stays, as a prior's would: ``alpha`` was chosen on sets of up to

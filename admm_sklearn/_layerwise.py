@@ -85,7 +85,7 @@ def fit_layerwise(est, X, y, sample_weight, hidden, dtype, backend, targets):
         features = hidden_features(features, W, b, est.activation)
     result = _merge(results, len(hidden))
     if deep_refit_applies(est, X, hidden):  # the stages' layers refitted together
-        refine_network(est, backend, X, targets.transform(y), sample_weight, result)
+        refine_network(est, backend, X, targets.transform(y), sample_weight, result, targets)
     return result
 
 

@@ -74,13 +74,15 @@ def test_dask_numpy_input_equals_serial(client, estimator, weighted, interval, p
     _assert_same_model(dask, serial)
 
 
-def test_dask_deep_refit_passes_equal_serial(client):
+@pytest.mark.parametrize("estimator", [ADMMClassifier, ADMMRegressor])
+def test_dask_deep_refit_passes_equal_serial(client, estimator):
     # the passes over every layer's units after the stages, with sample weights
-    X, y, _ = _data()
+    X, y, y_real = _data()
+    target = y if estimator is ADMMClassifier else y_real
     w = np.random.default_rng(1).integers(0, 3, len(X))
     params = dict(PARAMS, deep_refit_passes=2)
-    serial = ADMMClassifier(**params).fit(X, y, sample_weight=w)
-    dask = ADMMClassifier(backend="dask", **params).fit(X, y, sample_weight=w)
+    serial = estimator(**params).fit(X, target, sample_weight=w)
+    dask = estimator(backend="dask", **params).fit(X, target, sample_weight=w)
     assert dask.n_unit_refit_passes_ == serial.n_unit_refit_passes_ > 0
     _assert_same_model(dask, serial)
 

@@ -3,7 +3,9 @@
 brute-force minimiser of the loss's bound with the layers above held, the
 tried changes and the commits against forward passes, the objective never
 rising, and where the passes run; one logistic output and a softmax over
-three classes, two and three hidden layers."""
+three classes, two and three hidden layers, and the squared error of a
+regressor (one and two outputs), whose upper layers take their ridge on
+standardised features."""
 
 import numpy as np
 import pytest
@@ -13,22 +15,29 @@ from scipy.optimize import minimize
 from admm_sklearn import ADMMClassifier, ADMMRegressor
 from admm_sklearn import _deep_refit as deep_refit
 from admm_sklearn._backends import SerialBackend
-from admm_sklearn._deep_refit import DeepRefit, begin, end, row_sample, try_unit, unit_system
+from admm_sklearn._deep_refit import (DeepRefit, begin, end, ridge_metric, row_sample,
+                                      try_unit, unit_system)
+from admm_sklearn._input_solve import InputCoordinates
 from admm_sklearn._losses import LOSSES
 from admm_sklearn._unit_refit import unit_step
 
 #: (hidden layers, output units)
 CASES = [((5, 4), 1), ((4, 3, 3), 3)]
+#: ... and of the squared error (the regressor's passes)
+REGRESSION_CASES = [((5, 4), 1), ((4, 3, 3), 2)]
 
 
-def _problem(hidden, k, n=300, d=3, seed=0, weighted=True):
+def _problem(hidden, k, n=300, d=3, seed=0, weighted=True, loss="log_loss"):
     """A random network on raw rows, its shards (as refine_network scatters
-    them) and the driver."""
+    them) and the driver; the squared error's upper layers take their ridge
+    on standardised features, as the regressor's."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)) * [1.0, 3.0, 0.5][:d] + 2.0
     score = np.column_stack([np.sin(X[:, 0]) + X[:, 1] * X[:, 2], np.abs(X[:, 1]) - 2.0,
                              np.cos(X[:, 1])])
-    if k == 1:
+    if loss == "squared_error":
+        Y = score[:, :k] / score[:, :k].std(axis=0)
+    elif k == 1:
         Y = (score[:, :1] > np.median(score[:, 0])).astype(float)
     else:
         Y = np.eye(k)[np.argmax(score[:, :k] / score[:, :k].std(axis=0), axis=1)]
@@ -39,9 +48,14 @@ def _problem(hidden, k, n=300, d=3, seed=0, weighted=True):
     shift = X.mean(axis=0)
     backend = SerialBackend()
     backend.scatter(X, Y, np.float64, w, shift)
-    refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1e-2, max_samples=10 ** 6,
-                      shift=shift)
+    refit = DeepRefit(backend, coefs, intercepts, loss, alpha=1e-2, max_samples=10 ** 6,
+                      shift=shift, upper_scale=_upper_scale(loss))
     return backend, refit, X, Y, np.ones(n) if w is None else w
+
+
+def _upper_scale(loss):
+    """How the estimator of ``loss`` scales its upper stages' inputs."""
+    return "per_feature" if loss == "squared_error" else "uniform"
 
 
 def _standard_inputs(refit, X):
@@ -63,15 +77,37 @@ def _forward(refit, thetas, W_out, b_out, X, masks=None):
 
 def _bound_change(refit, F_new, F, Y, w):
     """The change of the loss's quadratic bound from ``F`` to ``F_new``."""
-    R = LOSSES["log_loss"].residual(Y, F)
+    R = LOSSES[refit.loss].residual(Y, F)
     dF = F_new - F
     return float(w @ (0.5 * refit.kappa * np.sum(dF * dF, axis=1) - np.sum(R * dF, axis=1)))
 
 
-def _objective(refit, thetas, W_out, b_out, X, Y, w):
+def _objective(refit, thetas, W_out, b_out, X, Y, w, start):
+    """``J`` of the network, its upper layers' ridge on their inputs as
+    scaled in the network ``start``, from forward passes."""
     F, _ = _forward(refit, thetas, W_out, b_out, X)
-    return (LOSSES["log_loss"].value(Y, F, w)
-            + refit.c * (sum(np.sum(t ** 2) for t in thetas) + np.sum(W_out ** 2)))
+    return (LOSSES[refit.loss].value(Y, F, w) + refit.c * np.sum(W_out ** 2)
+            + _standardised_ridge(refit, X, w, thetas, start))
+
+
+def _standardised_ridge(refit, X, w, thetas, start):
+    """The ridge on the weights ``thetas``, the upper layers' taken on their
+    inputs standardised as they were in the network ``start`` (weighted
+    mean and standard deviation of each feature, or one for all with
+    ``uniform``, fixed when the passes begin), from forward passes and
+    InputCoordinates.to_standard, not the refit's metrics."""
+    a, total = _standard_inputs(refit, X), 0.0
+    for layer, (theta, fixed) in enumerate(zip(thetas, start)):
+        if layer > 0:
+            A = a[:, :-1]
+            coords = InputCoordinates(w.sum(), w @ A, w @ A ** 2,
+                                      uniform=refit.upper_scale == "uniform")
+            u, b = coords.to_standard(theta[:, :-1], theta[:, -1])
+            total += np.sum(u ** 2) + np.sum(b ** 2)
+        else:
+            total += np.sum(theta ** 2)
+        a = np.column_stack([np.maximum(a @ fixed.T, 0.0), np.ones(len(X))])
+    return refit.c * total
 
 
 def _start(backend, refit, share=1.0):
@@ -79,25 +115,30 @@ def _start(backend, refit, share=1.0):
                            refit.W_out, refit.b_out, refit.loss, share)
 
 
-@pytest.mark.parametrize("hidden, k", CASES)
+@pytest.mark.parametrize("hidden, k, loss", [c + ("log_loss",) for c in CASES]
+                         + [c + ("squared_error",) for c in REGRESSION_CASES])
 @pytest.mark.parametrize("layer", [0, -2, -1])
-def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, layer):
-    backend, refit, X, Y, w = _problem(hidden, k)
+def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, loss, layer):
+    backend, refit, X, Y, w = _problem(hidden, k, loss=loss)
+    refit.run(0)  # sets up the shards and the metrics
     (data,) = _start(backend, refit)
     refit.objectives = [refit.objective(data[0])]
     layer = layer % len(hidden)
+    assert (refit.metrics[layer] is None) == (layer == 0)
     F, zs = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
     masks = [(z > 0).astype(float) for z in zs]
     j = 1
     gram, rhs = backend.map_sum(unit_system, layer, j, None)
-    step = unit_step(refit.kappa * gram, rhs, refit.thetas[layer][j], refit.c)
+    step = unit_step(refit.kappa * gram, rhs, refit.thetas[layer][j], refit.c,
+                     refit.metrics[layer])
 
     def bound(s):  # every activity held: the outputs are linear in s
         thetas = [t.copy() for t in refit.thetas]
         thetas[layer][j] += s
         F_new, _ = _forward(refit, thetas, refit.W_out, refit.b_out, X, masks)
-        ridge = refit.c * (np.sum((refit.thetas[layer][j] + s) ** 2)
-                           - np.sum(refit.thetas[layer][j] ** 2))
+        # the ridge where the refit puts it, from forward passes
+        ridge = (_standardised_ridge(refit, X, w, thetas, refit.thetas)
+                 - _standardised_ridge(refit, X, w, refit.thetas, refit.thetas))
         return _bound_change(refit, F_new, F, Y, w) + ridge
 
     brute = minimize(bound, np.zeros_like(step), method="BFGS", options={"gtol": 1e-10}).x
@@ -220,6 +261,7 @@ def _accuracy(F, Y, w):
 def test_passes_never_raise_the_objective_and_return_their_most_accurate_network(
         weighted, hidden, k):
     backend, refit, X, Y, w = _problem(hidden, k, weighted=weighted)
+    start = [t.copy() for t in refit.thetas]
     coefs, intercepts = refit.run(6)
     J, acc = np.array(refit.objectives), np.array(refit.accuracies)
     assert len(J) == len(acc) == refit.n_passes + 1
@@ -234,8 +276,42 @@ def test_passes_never_raise_the_objective_and_return_their_most_accurate_network
     assert _accuracy(F, Y, w) == pytest.approx(acc.max(), abs=1e-12)
     if refit.best_pass == refit.n_passes:  # the last network, whose J was recorded
         np.testing.assert_allclose(F, F_last, atol=1e-8)
-        assert _objective(refit, refit.thetas, refit.W_out, refit.b_out, X, Y, w) == \
+        assert _objective(refit, refit.thetas, refit.W_out, refit.b_out, X, Y, w, start) == \
             pytest.approx(J[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("hidden, k", REGRESSION_CASES)
+def test_squared_error_passes_never_raise_the_objective_and_return_the_last_network(
+        weighted, hidden, k):
+    backend, refit, X, Y, w = _problem(hidden, k, weighted=weighted, loss="squared_error")
+    start = [t.copy() for t in refit.thetas]
+    coefs, intercepts = refit.run(6)
+    J = np.array(refit.objectives)
+    assert refit.n_passes == refit.best_pass == len(J) - 1 >= 2
+    assert np.all(np.diff(J) <= 1e-9 * J[:-1]), J
+    assert J[-1] < 0.95 * J[0]
+    F = _raw_forward(coefs, intercepts, X)
+    F_last, _ = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
+    np.testing.assert_allclose(F, F_last, atol=1e-8)
+    # J: the squared error plus the ridge on standardised features, as fixed
+    # by the network the passes started from
+    assert _objective(refit, refit.thetas, refit.W_out, refit.b_out, X, Y, w, start) == \
+        pytest.approx(J[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("uniform", [False, True])
+def test_ridge_metric_maps_weights_to_standardised_inputs(uniform):
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(50, 4)) * [1.0, 5.0, 0.1, 2.0] + [0.0, 3.0, -1.0, 10.0]
+    coords = InputCoordinates(len(A), A.sum(axis=0), (A ** 2).sum(axis=0), uniform=uniform)
+    theta = rng.normal(size=(3, 5))
+    u, b = coords.to_standard(theta[:, :-1], theta[:, -1])
+    np.testing.assert_allclose(theta @ ridge_metric(coords).T, np.column_stack([u, b]),
+                               rtol=1e-12, atol=1e-12)
+    # the same unit on the inputs as they are and on the standardised ones
+    A_std = A * coords.D + coords.c
+    np.testing.assert_allclose(A @ theta[:, :-1].T + theta[:, -1], A_std @ u.T + b, atol=1e-10)
 
 
 def test_passes_that_classify_no_more_rows_right_keep_the_stages_network(monkeypatch):
@@ -245,7 +321,7 @@ def test_passes_that_classify_no_more_rows_right_keep_the_stages_network(monkeyp
     backend, fitting, X, Y, w = _problem((5, 4), 1, weighted=False)
     coefs, intercepts = fitting.run(6)
     refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1.0, max_samples=10 ** 6,
-                      shift=fitting.shift)
+                      shift=fitting.shift, upper_scale="uniform")
     kept = refit.run(10)
     assert refit.best_pass == 0 and refit.n_passes == deep_refit.PATIENCE
     assert refit.objectives[-1] < 0.5 * refit.objectives[0]
@@ -264,7 +340,7 @@ def test_no_pass_runs_on_a_network_that_misclassifies_too_few_training_rows(
     def refit_with_threshold(threshold, passes):
         monkeypatch.setattr(deep_refit, "MIN_TRAINING_ERROR", threshold)
         refit = DeepRefit(backend, coefs, intercepts, "log_loss", alpha=1e-2,
-                          max_samples=10 ** 6, shift=fitting.shift)
+                          max_samples=10 ** 6, shift=fitting.shift, upper_scale="uniform")
         return refit, refit.run(passes)
 
     refit, network = refit_with_threshold(error + 1e-9, 10)
@@ -298,7 +374,7 @@ def test_deep_passes_refit_every_layer_and_lower_the_training_loss():
     assert refined.score(X, y) > stages.score(X, y)
 
 
-def test_deep_passes_only_where_asked_for_deep_dense_classifiers():
+def test_deep_passes_only_where_asked_for_deep_dense_networks():
     X, y = _checkerboard(400)
     est = ADMMClassifier(hidden_layer_sizes=(8, 8), deep_refit_passes=5)
     assert deep_refit.applies(est, X, (8, 8))
@@ -308,9 +384,27 @@ def test_deep_passes_only_where_asked_for_deep_dense_classifiers():
     assert not deep_refit.applies(est, np.zeros((10, deep_refit.MAX_INPUTS + 1)), (8, 8))
     for other in (dict(activation="tanh"), dict(loss="hinge")):
         assert not deep_refit.applies(ADMMClassifier(deep_refit_passes=5, **other), X, (8, 8))
-    assert not deep_refit.applies(ADMMRegressor(), X, (8, 8))
+    assert not deep_refit.applies(ADMMRegressor(), X, (8, 8))  # opt-in
+    assert deep_refit.applies(ADMMRegressor(deep_refit_passes=5), X, (8, 8))
+    with pytest.raises(ValueError, match="deep_refit_passes"):
+        ADMMRegressor(deep_refit_passes=-1).fit(X, y)
     with pytest.raises(ValueError, match="deep_refit_passes"):
         ADMMClassifier(deep_refit_passes=-1).fit(X, y)
+
+
+def test_regressor_passes_lower_the_training_error_in_the_users_units():
+    X, _ = _checkerboard(800)
+    y = 500.0 + 100.0 * (np.sin(6 * X[:, 0]) * np.cos(4 * X[:, 1]) + X[:, 2] ** 2)
+    params = dict(hidden_layer_sizes=(16, 16), max_iter=60, random_state=0, backend="serial")
+    stages = ADMMRegressor(**params).fit(X, y)
+    refined = ADMMRegressor(**params, deep_refit_passes=10).fit(X, y)
+    assert refined.n_unit_refit_passes_ > stages.n_unit_refit_passes_
+    assert not np.allclose(refined.coefs_[0], stages.coefs_[0])
+    # predictions in the user's units: the output layer went back through the
+    # target scaling (an offset of 500 would show in R^2)
+    np.testing.assert_allclose(refined.predict(X),
+                               _raw_forward(refined.coefs_, refined.intercepts_, X)[:, 0])
+    assert refined.score(X, y) > stages.score(X, y) + 0.01
 
 
 def test_warm_start_after_deep_passes_continues_from_the_fitted_network():
@@ -324,18 +418,22 @@ def test_warm_start_after_deep_passes_continues_from_the_fitted_network():
     assert clf.score(X, y) >= score - 0.02
 
 
-def test_deep_passes_agree_across_backends_and_weights_equal_repeated_rows():
+@pytest.mark.parametrize("Estimator", [ADMMClassifier, ADMMRegressor])
+def test_deep_passes_agree_across_backends_and_weights_equal_repeated_rows(Estimator):
     X, y = _checkerboard(500)
+    if Estimator is ADMMRegressor:
+        y = y + X[:, 2]
     params = dict(hidden_layer_sizes=(8, 6, 5), max_iter=30, dtype="float64", random_state=0,
                   deep_refit_passes=4)
-    serial = ADMMClassifier(backend="serial", **params).fit(X, y)
-    threads = ADMMClassifier(backend="joblib", n_jobs=2, **params).fit(X, y)
+    serial = Estimator(backend="serial", **params).fit(X, y)
+    assert serial.n_unit_refit_passes_ > 0
+    threads = Estimator(backend="joblib", n_jobs=2, **params).fit(X, y)
     for c, c_ref in zip(threads.coefs_ + threads.intercepts_, serial.coefs_ + serial.intercepts_):
         assert np.abs(c - c_ref).max() <= 1e-8 * np.abs(c_ref).max()
     weights = np.random.default_rng(1).integers(0, 3, len(X))
-    weighted = ADMMClassifier(backend="serial", **params).fit(X, y, sample_weight=weights)
+    weighted = Estimator(backend="serial", **params).fit(X, y, sample_weight=weights)
     rows = np.repeat(np.arange(len(X)), weights)
-    repeated = ADMMClassifier(backend="serial", **params).fit(X[rows], y[rows])
+    repeated = Estimator(backend="serial", **params).fit(X[rows], y[rows])
     for c, c_ref in zip(weighted.coefs_ + weighted.intercepts_,
                         repeated.coefs_ + repeated.intercepts_):
         assert np.abs(c - c_ref).max() <= 1e-8 * np.abs(c_ref).max()

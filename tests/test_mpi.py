@@ -38,7 +38,8 @@ def run_mpi(script, *args, n=2):
 
 
 @pytest.mark.parametrize("init", ["forward", "gaussian", "subset", "early_stopping", "joint",
-                                  "depth3", "deep_refit", "stopping", "sparse", "iterative",
+                                  "depth3", "deep_refit", "deep_regression", "stopping",
+                                  "sparse", "iterative",
                                   "held_input", "constant_columns"])
 def test_mpi_fit_equals_serial_fit_on_all_rows(init):
     proc = run_mpi("fit_agrees.py", init)

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from mpi4py import MPI
 
-from admm_sklearn import ADMMClassifier
+from admm_sklearn import ADMMClassifier, ADMMRegressor
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
@@ -34,7 +34,9 @@ local = slice(bounds[rank], bounds[rank + 1])
 # "constant_columns": a column constant on every rank is left out, one
 # constant on one rank only is kept, as the serial fit of all rows does.
 # Two hidden layers, layer by layer (the default) unless "joint"; three in
-# "depth3". "deep_refit" and "depth3": then passes over every layer's units.
+# "depth3". "deep_refit" and "depth3": then passes over every layer's units;
+# "deep_regression": those of a regressor, whose upper layers' ridge is on
+# their features standardised by moments summed over the ranks.
 params = dict(hidden_layer_sizes=(12, 7), max_iter=25, n_warmup_iter=5,
               random_state=3, tol=None, dtype="float64",
               init="gaussian" if init == "gaussian" else "forward")
@@ -42,8 +44,11 @@ if init in ("joint", "early_stopping"):
     params["deep_training"] = "joint"
 if init == "depth3":
     params["hidden_layer_sizes"] = (12, 7, 5)
-if init in ("deep_refit", "depth3"):
+if init in ("deep_refit", "depth3", "deep_regression"):
     params["deep_refit_passes"] = 4
+Estimator = ADMMClassifier
+if init == "deep_regression":
+    Estimator, y = ADMMRegressor, X[:, 0] * X[:, 1] + np.abs(X[:, 2])
 if init == "subset":
     params["start_fraction"] = 0.5
 if init == "held_input":  # W_1 solved every third sweep, held between
@@ -64,7 +69,7 @@ if init in ("sparse", "iterative"):  # each rank passes its own rows as CSR
     params["unit_refit_passes"] = 0
     mpi = ADMMClassifier(backend="mpi", **params).fit(sp.csr_matrix(X[local]), y[local])
 else:
-    mpi = ADMMClassifier(backend="mpi", **params).fit(X[local], y[local])
+    mpi = Estimator(backend="mpi", **params).fit(X[local], y[local])
 coefs = comm.allgather([c.copy() for c in mpi.coefs_])
 for other in coefs[1:]:
     for c, c0 in zip(other, coefs[0]):
@@ -72,14 +77,18 @@ for other in coefs[1:]:
 if rank == 0:
     if init == "early_stopping":
         params.update(early_stopping=False, max_iter=mpi.n_iter_)
-    serial = ADMMClassifier(**params).fit(X, y)
+    serial = Estimator(**params).fit(X, y)
     for c, c_ref in zip(mpi.coefs_ + mpi.intercepts_, serial.coefs_ + serial.intercepts_):
         rel = np.abs(c - c_ref).max() / np.abs(c_ref).max()
         assert rel < 1e-8, rel
-    assert list(mpi.classes_) == ["maybe", "no", "yes"]
+    if Estimator is ADMMClassifier:
+        assert list(mpi.classes_) == ["maybe", "no", "yes"]
     if init == "stopping":  # the rule ended a stage early (budgets: 400 + 200 sweeps)
         assert mpi.n_iter_ == serial.n_iter_ < 600, mpi.n_iter_
-    assert np.array_equal(mpi.predict(X), serial.predict(X))
+    if Estimator is ADMMClassifier:
+        assert np.array_equal(mpi.predict(X), serial.predict(X))
+    else:  # real outputs: equal to round-off
+        np.testing.assert_allclose(mpi.predict(X), serial.predict(X), rtol=1e-8, atol=1e-8)
     if init == "constant_columns":
         assert np.all(mpi.coefs_[0][0] == 0.0) and np.all(mpi.coefs_[0][3] != 0.0)
 print(f"rank {rank}: OK", flush=True)
