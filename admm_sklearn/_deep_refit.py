@@ -53,9 +53,9 @@ classifier; the moments fixed when the passes begin). ``c`` is the
 network's ridge, ``alpha`` times the (capped) sample weight.
 
 For a classifier, ``J`` falling is not the same as the network fitting
-better: on a network that already fits its rows, the ridge alone lowers ``J`` and pulls the
-weights in (letter's 26 classes at (100, 100): training accuracy 0.996 ->
-0.978 over 20 passes). So the passes return the network of the pass that
+better: on a network that already fits its rows, the ridge alone lowers
+``J`` and pulls the weights in (letter's 26 classes at (100, 100):
+training accuracy 0.996 -> 0.978 over 20 passes). So the passes return the network of the pass that
 classified the most (weighted) training rows right, the stages' own unless
 a pass beats it, and stop once ``PATIENCE`` passes brought no new best, once
 ``WINDOW`` of them together lowered ``J`` by less than ``WINDOW * TOL`` of
@@ -192,23 +192,24 @@ class DeepRefit:
         self.thetas = [np.column_stack([W1, b1])]
         self.thetas += [np.column_stack([W.T, b]) for W, b in zip(coefs[1:-1], intercepts[1:-1])]
         self.W_out, self.b_out = coefs[-1].T.copy(), intercepts[-1].copy()
-        # per hidden layer, the metric T of its ridge c ||T theta||^2
-        # (None: ||theta||^2): the first layer's weights are kept on
-        # standardised inputs; the upper layers' are on the features as they
-        # are, and take their ridge where their stage did, on the features
-        # standardised (``upper_scale='per_feature'``) or centred and scaled
-        # as one (``'uniform'``), as fixed when the passes begin (see
-        # :func:`ridge_metric`): on the raw weights, a unit that barely
+        # per hidden layer, the form P = T^T T of its ridge c ||T theta||^2
+        # (None: ||theta||^2), formed once when the passes begin: the first
+        # layer's weights are kept on standardised inputs; the upper layers'
+        # are on the features as they are, and take their ridge where their
+        # stage did, on the features standardised
+        # (``upper_scale='per_feature'``) or centred and scaled as one
+        # (``'uniform'``), by their moments then (see :func:`ridge_metric`):
+        # on the raw weights, a unit that barely
         # fires carried a weight of the order of one over its spread, and
         # the first passes pulled the network off its fit
         self.upper_scale = upper_scale
-        self.metrics = [None] * len(self.thetas)
+        self.forms = [None] * len(self.thetas)
         self.n_passes = self.best_pass = 0
 
     def objective(self, data_term):
         return data_term + self.c * (
-            sum(float(np.sum(t ** 2 if T is None else (t @ T.T) ** 2))
-                for t, T in zip(self.thetas, self.metrics))
+            sum(float(np.sum(t ** 2 if P is None else (t @ P) * t))
+                for t, P in zip(self.thetas, self.forms))
             + float(np.sum(self.W_out ** 2)))
 
     def run(self, max_passes):
@@ -228,11 +229,11 @@ class DeepRefit:
             if len(self.thetas) > 1:
                 colsums, sqsums = backend.map_sum(feature_moments)
                 bounds = np.cumsum([0] + [t.shape[1] - 1 for t in self.thetas[1:]])
-                self.metrics[1:] = [
-                    ridge_metric(InputCoordinates(self.total_weight, colsums[lo:hi],
-                                                  sqsums[lo:hi],
-                                                  uniform=self.upper_scale == "uniform"))
-                    for lo, hi in zip(bounds[:-1], bounds[1:])]
+                metrics = [ridge_metric(InputCoordinates(self.total_weight, colsums[lo:hi],
+                                                         sqsums[lo:hi],
+                                                         uniform=self.upper_scale == "uniform"))
+                           for lo, hi in zip(bounds[:-1], bounds[1:])]
+                self.forms[1:] = [T.T @ T for T in metrics]
             self.objectives = [self.objective(data[0])]
             self.accuracies = [data[1] / self.total_weight]
             best = self._network()
@@ -265,7 +266,7 @@ class DeepRefit:
         for layer, theta in enumerate(self.thetas):
             for j in range(theta.shape[0]):
                 gram, rhs = self.backend.map_sum(unit_system, layer, j, commit)
-                step = unit_step(self.kappa * gram, rhs, theta[j], self.c, self.metrics[layer])
+                step = unit_step(self.kappa * gram, rhs, theta[j], self.c, self.forms[layer])
                 commit = self._scale(layer, j, step)
                 if commit is not None:
                     theta[j] = theta[j] + commit[2] * step
@@ -276,7 +277,7 @@ class DeepRefit:
         theta = self.thetas[layer][j]
         for t in STEP_SCALES:
             (change,) = self.backend.map_sum(try_unit, layer, j, step, self.kappa, t)
-            change = change[0] + ridge_change(self.c, theta, step, t, self.metrics[layer])
+            change = change[0] + ridge_change(self.c, theta, step, t, self.forms[layer])
             if change < -ROUND_OFF * self.objectives[-1]:
                 return layer, j, t
         return None
@@ -378,14 +379,10 @@ def residuals(shard, W_out, b_out):
 def ridge_metric(coords):
     """``T`` with ``T [u; b] = [u'; b']``, the weights ``[u; b]`` of a unit
     on inputs ``a`` as weights on ``a' = D a + c`` (``coords``, an
-    :class:`~admm_sklearn._input_solve.InputCoordinates`): ``u' = u / D``,
-    ``b' = b - u' . c``."""
-    D, c = coords.D, coords.c
-    d = len(D)
-    T = np.zeros((d + 1, d + 1))
-    T[np.arange(d), np.arange(d)] = 1.0 / D
-    T[d, :d], T[d, d] = -c / D, 1.0
-    return T
+    :class:`~admm_sklearn._input_solve.InputCoordinates`): its
+    ``to_standard``, linear in ``[u; b]``, as a matrix."""
+    unit = np.eye(len(coords.D) + 1)
+    return np.column_stack(coords.to_standard(unit[:, :-1], unit[:, -1])).T
 
 
 def feature_moments(shard):

@@ -224,32 +224,30 @@ def stalled(J):
     return len(J) > WINDOW and J[-WINDOW - 1] - J[-1] < WINDOW * TOL * J[-WINDOW - 1]
 
 
-def unit_step(system, rhs, theta, c, metric=None):
+def unit_step(system, rhs, theta, c, form=None):
     """A unit's closed-form step ``s`` (module docstring): ``(system + 2 c I)
     s = rhs - 2 c theta``, ``system`` the bound's curvature times the unit's
     Gram (overwritten), ``c`` the ridge on the unit's ``theta = [u; b]``;
-    with ``metric`` ``T``, the ridge ``c ||T theta||^2`` (the weights'
-    ridge in other coordinates of the unit's inputs): ``2 c T^T T`` in
+    with ``form`` ``P``, the ridge ``c theta^T P theta`` (the weights' ridge
+    in other coordinates of the unit's inputs, ``P = T^T T``): ``2 c P`` in
     place of ``2 c I``."""
-    if metric is None:
+    if form is None:
         system[np.diag_indices_from(system)] += 2.0 * c
         rhs = rhs - 2.0 * c * theta
     else:
-        P = metric.T @ metric
-        system += 2.0 * c * P
-        rhs = rhs - 2.0 * c * (P @ theta)
+        system += 2.0 * c * form
+        rhs = rhs - 2.0 * c * (form @ theta)
     try:  # numpy's: scipy's checks cost 10x its solve at this size
         return np.linalg.solve(system, rhs)
     except np.linalg.LinAlgError:  # no ridge and no active rows
         return np.linalg.lstsq(system, rhs, rcond=None)[0]
 
 
-def ridge_change(c, theta, step, t, metric=None):
-    """The change of ``c ||theta||^2`` (``c ||T theta||^2`` with ``metric``
-    ``T``) when ``theta`` takes ``t`` times ``step``."""
-    if metric is not None:
-        theta, step = metric @ theta, metric @ step
-    return c * (2.0 * t * (theta @ step) + t * t * (step @ step))
+def ridge_change(c, theta, step, t, form=None):
+    """The change of ``c ||theta||^2`` (``c theta^T P theta`` with ``form``
+    ``P``) when ``theta`` takes ``t`` times ``step``."""
+    moved = step if form is None else form @ step
+    return c * (2.0 * t * (theta @ moved) + t * t * (step @ moved))
 
 
 def bound_output(backend, shard_passes, commit, kappa, c, n_steps):

@@ -95,7 +95,7 @@ def _standardised_ridge(refit, X, w, thetas, start):
     inputs standardised as they were in the network ``start`` (weighted
     mean and standard deviation of each feature, or one for all with
     ``uniform``, fixed when the passes begin), from forward passes and
-    InputCoordinates.to_standard, not the refit's metrics."""
+    InputCoordinates.to_standard, not the refit's forms."""
     a, total = _standard_inputs(refit, X), 0.0
     for layer, (theta, fixed) in enumerate(zip(thetas, start)):
         if layer > 0:
@@ -120,17 +120,17 @@ def _start(backend, refit, share=1.0):
 @pytest.mark.parametrize("layer", [0, -2, -1])
 def test_unit_step_minimises_the_bound_with_the_layers_above_held(hidden, k, loss, layer):
     backend, refit, X, Y, w = _problem(hidden, k, loss=loss)
-    refit.run(0)  # sets up the shards and the metrics
+    refit.run(0)  # sets up the shards and the ridge forms
     (data,) = _start(backend, refit)
     refit.objectives = [refit.objective(data[0])]
     layer = layer % len(hidden)
-    assert (refit.metrics[layer] is None) == (layer == 0)
+    assert (refit.forms[layer] is None) == (layer == 0)
     F, zs = _forward(refit, refit.thetas, refit.W_out, refit.b_out, X)
     masks = [(z > 0).astype(float) for z in zs]
     j = 1
     gram, rhs = backend.map_sum(unit_system, layer, j, None)
     step = unit_step(refit.kappa * gram, rhs, refit.thetas[layer][j], refit.c,
-                     refit.metrics[layer])
+                     refit.forms[layer])
 
     def bound(s):  # every activity held: the outputs are linear in s
         thetas = [t.copy() for t in refit.thetas]
