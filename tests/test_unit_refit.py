@@ -242,6 +242,23 @@ def test_classifier_fits_its_training_rows_closer_with_the_passes():
     assert with_passes.score(X, y) > without.score(X, y) + 0.03
 
 
+def test_passes_end_once_the_held_out_loss_rises_from_the_start():
+    backend, solver, weights, *_ = _problem(n=600, seed=2, weighted=False, loss="log_loss", k=1)
+    refit = UnitRefit(solver, backend, weights)
+    R = unit_refit.RISES
+    rising = [1.0 + 0.1 * k for k in range(R + 1)]
+    refit.objectives = [1.0]  # J's window cannot end so few passes
+    refit.best_pass, refit.held_out = 0, rising
+    assert refit._rising() and refit._settled()
+    refit.held_out = rising[:-1]  # one rise fewer
+    assert not refit._rising()
+    refit.held_out = rising[:2] + [rising[1] - 0.01] + rising[3:]  # a fall among them
+    assert not refit._rising()
+    # once a pass has beaten the sweeps' network, only the patience ends them
+    refit.best_pass, refit.held_out = 1, [1.0, 0.5] + [0.6 + 0.1 * k for k in range(R)]
+    assert not refit._rising() and not refit._settled()
+
+
 def test_classifier_passes_keep_the_sweeps_network_where_they_only_fit_noise():
     # labels independent of the inputs: every pass fits noise, the held-out
     # rows' loss rises, and the sweeps' network is returned (a chance dip of
