@@ -375,23 +375,44 @@ def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
             changes[t] += w[i] * d * (0.5 * vv * d - q[i])
 
 
+def _move_row(X, z, a, xs, scale, w, G, i):
+    # row i of a unit's commit, compiled inline into both commits: z +=
+    # scale xs, a = relu(z), and G gains (loses) w x x^T if the row turns
+    # active (inactive); returns the feature's change a_new - a
+    zi = z[i] + scale * xs[i]
+    if (zi > 0.0) != (z[i] > 0.0):
+        sign = w[i] if zi > 0.0 else -w[i]
+        for r in range(X.shape[1]):
+            xr = sign * X[i, r]
+            for c in range(X.shape[1]):
+                G[r, c] += xr * X[i, c]
+    ai = max(zi, 0.0)
+    d = ai - a[i]
+    z[i] = zi
+    a[i] = ai
+    return d
+
+
 def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
-    # z += scale xs, a = relu(z), R -= (a_new - a) v^T, and G gains (loses)
-    # w x x^T for each row that turns active (inactive)
+    # every row moved (_move_row), and R -= (a_new - a) v^T
     for i in range(X.shape[0]):
-        zi = z[i] + scale * xs[i]
-        if (zi > 0.0) != (z[i] > 0.0):
-            sign = w[i] if zi > 0.0 else -w[i]
-            for r in range(X.shape[1]):
-                xr = sign * X[i, r]
-                for c in range(X.shape[1]):
-                    G[r, c] += xr * X[i, c]
-        ai = max(zi, 0.0)
-        d = ai - a[i]
+        d = _move_row(X, z, a, xs, scale, w, G, i)
         for k in range(R.shape[1]):
             R[i, k] -= d * v[k]
-        z[i] = zi
-        a[i] = ai
+
+
+def _unit_commit_logistic_loop(X, z, a, f, r, y, v, xs, scale, w, G):
+    # every row moved (_move_row), and for one logistic output the output
+    # f += (a_new - a) v and the residual r = y - sigmoid(f) anew on the
+    # rows whose feature moved (one exp a row), where NumPy marks, gathers
+    # and scatters them
+    for i in range(X.shape[0]):
+        d = _move_row(X, z, a, xs, scale, w, G, i)
+        if d != 0.0:
+            fi = f[i] + d * v
+            f[i] = fi
+            e = np.exp(-abs(fi))
+            r[i] = y[i] - (1.0 / (1.0 + e) if fi >= 0.0 else e / (1.0 + e))
 
 
 def _deep_unit_system_loop(A, z, Z_up, m, r, w, gram, rhs):
@@ -481,7 +502,9 @@ if njit is not None:
     _row_dot = _jit(_row_dot)
     _unit_rhs_compiled = _jit(_unit_rhs_loop)
     _unit_try_compiled = _jit(_unit_try_loop)
+    _move_row = _jit(_move_row)
     _unit_commit_compiled = _jit(_unit_commit_loop)
+    _unit_commit_logistic_compiled = _jit(_unit_commit_logistic_loop)
     _deep_unit_system_compiled = _jit(_deep_unit_system_loop)
     _output_change = _jit(_output_change)
     _deep_unit_try_compiled = _jit(_deep_unit_try_loop)
@@ -492,6 +515,7 @@ else:  # pragma: no cover
     _newton_direction_compiled = _newton_accept_compiled = None
     _transpose_accumulate_compiled = None
     _unit_rhs_compiled = _unit_try_compiled = _unit_commit_compiled = None
+    _unit_commit_logistic_compiled = None
     _deep_unit_system_compiled = _deep_unit_try_compiled = _deep_unit_commit_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
@@ -643,6 +667,19 @@ def unit_commit(X, z, a, R, v, xs, scale, w, G):
     if _unit_commit_compiled is None:
         return False
     _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G)
+    return True
+
+
+def unit_commit_logistic(X, z, a, F, R, Y, v, xs, scale, w, G):
+    """In place, for one logistic output: ``z += scale xs``, ``a = relu(z)``,
+    ``G`` updated by the rows whose activity flips, and on the rows whose
+    feature moved ``F += (a_new - a) v`` and ``R = Y - sigmoid(F)``.
+    ``False`` without numba or with several outputs (their softmax costs
+    more in a compiled row loop than in NumPy's vectorised exp)."""
+    if _unit_commit_logistic_compiled is None or F.shape[1] != 1:
+        return False
+    _unit_commit_logistic_compiled(X, z, a, F[:, 0], R[:, 0], Y[:, 0], float(v[0]), xs,
+                                   float(scale), w, G)
     return True
 
 

@@ -66,7 +66,7 @@ momentum, float32 arithmetic).
 
 import numpy as np
 
-from ._kernels import unit_commit, unit_rhs, unit_try
+from ._kernels import unit_commit, unit_commit_logistic, unit_rhs, unit_try
 from ._losses import LOSSES
 from ._sparse_inputs import CenteredSparse
 from ._shard import augmented_gram, cross_gram, weigh
@@ -91,9 +91,10 @@ PATIENCE = 10
 #: ... and, while no pass has beaten the sweeps' network, this many passes
 #: in a row that each raised the held-out loss: the passes are fitting the
 #: labels' noise from the start (moons, letter, pendigits, satimage, a 40k
-#: set). Replayed on 37 recorded fits of 14 sets, three passes changed no
-#: network returned and cut such fits from 7-10 passes to 3; two changed
-#: one (moons: a new lowest at pass 6); docs/what_we_tried.rst, "Depth".
+#: set). Replayed on 37 recorded fits of 14 sets, three rises changed no
+#: network returned and cut such fits from 7-10 passes to 3; two rises
+#: would have changed one (moons: a new lowest at pass 6), a patience of 5
+#: three; docs/what_we_tried.rst, "Depth", 12.25.
 RISES = 3
 #: A step's change of ``J`` must exceed this share of ``J`` to be taken.
 ROUND_OFF = 1e-10
@@ -378,6 +379,10 @@ def _commit(state, scale):
     to ``R`` (squared error) or ``F`` (compiled, else the NumPy reference
     below)."""
     j = state.j
+    if not state.linear and unit_commit_logistic(
+            state.X, state.Z[:, j], state.A[:, j], state.F, state.R, state.Y, state.v,
+            state.xs, scale, state.w, state.G[j]):
+        return  # one logistic output, its residuals refreshed in the same pass
     # the kernel's R -= (a_new - a) v^T is F += (a_new - a) v^T with -v
     moved, v = (state.R, state.v) if state.linear else (state.F, -state.v)
     if not state.linear:  # the log-loss's residuals go stale where the feature moves

@@ -283,6 +283,7 @@ def test_compiled_passes_equal_the_numpy_reference(monkeypatch, loss, k):
             monkeypatch.setattr(unit_refit, "unit_rhs", lambda *args: None)
             monkeypatch.setattr(unit_refit, "unit_try", lambda *args: None)
             monkeypatch.setattr(unit_refit, "unit_commit", lambda *args: False)
+            monkeypatch.setattr(unit_refit, "unit_commit_logistic", lambda *args: False)
         backend, solver, weights, *_ = _problem(n=500, seed=3, loss=loss, k=k)
         refit = UnitRefit(solver, backend, weights)
         fitted.append((refit.run(8), refit.objectives))
