@@ -274,11 +274,12 @@ class DeepRefit:
 
     def _scale(self, layer, j, step):
         """``(layer, j, scale)`` of the step taken, or ``None``."""
-        theta = self.thetas[layer][j]
-        for t in STEP_SCALES:
+        # the ridge's change at every scale at once (one product with the form)
+        ridge = ridge_change(self.c, self.thetas[layer][j], step, np.asarray(STEP_SCALES),
+                             self.forms[layer])
+        for t, ridge_t in zip(STEP_SCALES, ridge):
             (change,) = self.backend.map_sum(try_unit, layer, j, step, self.kappa, t)
-            change = change[0] + ridge_change(self.c, theta, step, t, self.forms[layer])
-            if change < -ROUND_OFF * self.objectives[-1]:
+            if change[0] + ridge_t < -ROUND_OFF * self.objectives[-1]:
                 return layer, j, t
         return None
 

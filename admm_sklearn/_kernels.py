@@ -153,6 +153,11 @@ def _shift_row(z, out):
     return top
 
 
+def _logistic(v, e):
+    """``sigmoid(v)`` from ``e = exp(-|v|)``, without overflow."""
+    return 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+
+
 def _log_partition(z, e, top, p):
     """Log-partition of one row (``logsumexp`` or softplus) from its
     exponentials ``e = exp(shifted z)``; writes the probabilities into ``p``
@@ -160,7 +165,7 @@ def _log_partition(z, e, top, p):
     K = z.shape[0]
     if K == 1:
         v, e0 = z[0], e[0]
-        p[0] = 1.0 / (1.0 + e0) if v >= 0 else e0 / (1.0 + e0)
+        p[0] = _logistic(v, e0)
         return max(v, 0.0) + np.log1p(e0)
     s = 0.0
     for k in range(K):
@@ -411,8 +416,7 @@ def _unit_commit_logistic_loop(X, z, a, f, r, y, v, xs, scale, w, G):
         if d != 0.0:
             fi = f[i] + d * v
             f[i] = fi
-            e = np.exp(-abs(fi))
-            r[i] = y[i] - (1.0 / (1.0 + e) if fi >= 0.0 else e / (1.0 + e))
+            r[i] = y[i] - _logistic(fi, np.exp(-abs(fi)))
 
 
 def _deep_unit_system_loop(A, z, Z_up, m, r, w, gram, rhs):
@@ -491,6 +495,7 @@ if njit is not None:
     _prox_relu_compiled = _jit(_prox_relu_loop)
     _activation_residual_compiled = _jit(_activation_residual_loop)
     _shift_row = _jit(_shift_row)
+    _logistic = _jit(_logistic)
     _log_partition = _jit(_log_partition)
     _row_objective = _jit(_row_objective)
     _prox_log_loss_compiled = _jit(_prox_log_loss_loop)

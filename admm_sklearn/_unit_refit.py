@@ -377,7 +377,8 @@ def residuals(shard, W2, b2):
 def _commit(state, scale):
     """Apply ``scale`` times the last unit's tried step to ``Z, A, G`` and
     to ``R`` (squared error) or ``F`` (compiled, else the NumPy reference
-    below)."""
+    below); with one logistic output, compiled, ``R`` too on the rows that
+    moved (otherwise they are marked stale)."""
     j = state.j
     if not state.linear and unit_commit_logistic(
             state.X, state.Z[:, j], state.A[:, j], state.F, state.R, state.Y, state.v,

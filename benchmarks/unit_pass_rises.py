@@ -16,7 +16,6 @@ returned) and the fit times reported (median over ``--repeats``)::
 
 import argparse
 import json
-import platform
 import sys
 import time
 import warnings
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import SHARED, load, standardised_split  # noqa: E402
+from accuracy import SHARED, load, machine, standardised_split  # noqa: E402
 
 from admm_sklearn import ADMMClassifier  # noqa: E402
 from admm_sklearn import _unit_refit  # noqa: E402
@@ -54,8 +53,8 @@ def main():
     hidden = tuple(int(h) for h in args.hidden.split(","))
     rises = _unit_refit.RISES
     rows = []
-    print(f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores,"
-          f" hidden {hidden}, RISES {rises} against off")
+    print("measured on " + ", ".join(f"{k} {v}" for k, v in machine().items()))
+    print(f"hidden {hidden}, RISES {rises} against off")
     print(f"{'dataset':24s} seed  passes off/on  same network  test off/on      seconds off/on")
     for name in args.datasets.split(","):
         data = load(name)
@@ -82,8 +81,9 @@ def main():
                        seconds_off=float(np.median(times["off"])),
                        seconds_on=float(np.median(times["on"])))
             rows.append(row)
-            print(f"{Path(name).stem[-24:]:24s} {seed:4d}  {row['passes_off']:6d} /{row['passes_on']:3d}"
-                  f"  {str(same):12s}  {row['test_off']:.4f} / {row['test_on']:.4f}"
+            print(f"{Path(name).stem[-24:]:24s} {seed:4d}  {row['passes_off']:6d} /"
+                  f"{row['passes_on']:3d}  {str(same):12s}  "
+                  f"{row['test_off']:.4f} / {row['test_on']:.4f}"
                   f"  {row['seconds_off']:6.2f} / {row['seconds_on']:6.2f}", flush=True)
     _unit_refit.RISES = rises
     if args.json:
