@@ -18,26 +18,31 @@ except ImportError:  # pragma: no cover
     njit = None
 
 
-def _prox_pieces_loop(a, m, u, v, gamma, beta, pieces, update, out):
+def _prox_pieces_loop(a, m, u, v, gamma, beta, pieces, update, scale, scaled, out):
     # Same rule as _updates.prox_hidden: the clipped stationary point of each
     # linear piece is a candidate, the lowest value wins, ties to the first.
     # With scaled multipliers (u, v non-empty) the prox is taken at a + u and
     # m - v, and with ``update`` the multiplier steps follow in the same pass:
-    # u += a - h(z), v += z - m (h(z) from the winning piece).
+    # u += a - h(z), v += z - m (h(z) from the winning piece). ``scale``: the
+    # balancing's unit scales, by which v is multiplied as it is read (and
+    # stored so, if ``scaled``); ones otherwise.
     n_pieces = pieces.shape[0]
     inv = np.empty(n_pieces)
     for k in range(n_pieces):
         inv[k] = 1.0 / (gamma * pieces[k, 2] * pieces[k, 2] + beta)
     shifted = u.shape[0] > 0
+    no_shift = v.dtype.type(0)  # in v's dtype, as the products it stands for
     total = 0.0
     n_rows, n_cols = m.shape
     for i in range(n_rows):
         for j in range(n_cols):
             ai = a[i, j]
             mi = m[i, j]
+            vij = no_shift
             if shifted:
                 ai += u[i, j]
-                mi -= v[i, j]
+                vij = v[i, j] * scale[j]
+                mi -= vij
             best = np.inf
             arg = 0.0
             h = 0.0
@@ -55,11 +60,13 @@ def _prox_pieces_loop(a, m, u, v, gamma, beta, pieces, update, out):
             total += best
             if update and shifted:
                 u[i, j] += a[i, j] - h
-                v[i, j] += arg - m[i, j]
+                v[i, j] = vij + (arg - m[i, j])
+            elif scaled and shifted:
+                v[i, j] = vij
     return total
 
 
-def _prox_relu_loop(a, m, u, v, gamma, beta, update, out):
+def _prox_relu_loop(a, m, u, v, gamma, beta, update, scale, scaled, out):
     # ReLU pieces in closed form (see _updates.prox_hidden): positive piece
     # p = (gamma a + beta m) / (gamma + beta), value gamma beta/(gamma+beta)
     # (a - m)^2; non-positive piece min(m, 0), value gamma a^2 + beta
@@ -67,7 +74,7 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, out):
     # branch) and with gamma, beta in the state's dtype, so that the loop
     # vectorises in that dtype: 3.4x faster in float32 than with ``and`` and
     # float64 scalars. Row sums in the state's dtype, their total in float64.
-    # Multipliers as in _prox_pieces_loop.
+    # Multipliers and unit scales as in _prox_pieces_loop.
     w_a = gamma / (gamma + beta)
     w_m = beta / (gamma + beta)
     c = gamma * beta / (gamma + beta)
@@ -80,9 +87,11 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, out):
         for j in range(n_cols):
             ai = a[i, j]
             mi = m[i, j]
+            vij = zero
             if shifted:
                 ai += u[i, j]
-                mi -= v[i, j]
+                vij = v[i, j] * scale[j]
+                mi -= vij
             p = w_a * ai + w_m * mi
             pos_val = c * (ai - mi) * (ai - mi)
             mp = max(mi, zero)
@@ -93,15 +102,21 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, out):
             row += pos_val if take else neg_val
             if update and shifted:
                 u[i, j] += a[i, j] - max(z, zero)
-                v[i, j] += z - m[i, j]
+                v[i, j] = vij + (z - m[i, j])
+            elif scaled and shifted:
+                v[i, j] = vij
         total += row
     return total
 
 
-def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, a, colsum, cross):
+def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, scale, scaled, a,
+                              colsum, cross):
     # Eq. 6 in residual form, one row at a time (see _updates.activation_operator):
     # a = h - u, r = target - b - a W^T, a += r P, with h(z) = clip(z, lo, hi);
-    # then colsum += a and cross += target^T a. Loops run along rows (j inner)
+    # then colsum += a and cross += target^T a. z and u are multiplied by the
+    # balancing's unit scales ``scale`` (ones if none) as they are read, and u
+    # stored so if ``scaled`` (z is not: the prox overwrites it, and
+    # _prox_relu_loop scales v). Loops run along rows (j inner)
     # so they vectorise; for a narrow next layer this replaces five NumPy
     # calls and two tiny GEMMs per block, the rank-d_next one of which
     # (``r @ P``) is slow in BLAS (docs/results.rst).
@@ -111,8 +126,11 @@ def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, a, colsum
     r = np.empty(k_next, dtype=a.dtype)
     for i in range(n_rows):
         for j in range(d):
-            a[i, j] = min(max(z[i, j], lo), hi)
+            a[i, j] = min(max(z[i, j] * scale[j], lo), hi)
         if shifted:
+            if scaled:
+                for j in range(d):
+                    u[i, j] *= scale[j]
             for j in range(d):
                 a[i, j] -= u[i, j]
         for k in range(k_next):
@@ -380,43 +398,41 @@ def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
             changes[t] += w[i] * d * (0.5 * vv * d - q[i])
 
 
-def _move_row(X, z, a, xs, scale, w, G, i):
-    # row i of a unit's commit, compiled inline into both commits: z +=
-    # scale xs, a = relu(z), and G gains (loses) w x x^T if the row turns
-    # active (inactive); returns the feature's change a_new - a
-    zi = z[i] + scale * xs[i]
-    if (zi > 0.0) != (z[i] > 0.0):
-        sign = w[i] if zi > 0.0 else -w[i]
-        for r in range(X.shape[1]):
-            xr = sign * X[i, r]
-            for c in range(X.shape[1]):
-                G[r, c] += xr * X[i, c]
-    ai = max(zi, 0.0)
-    d = ai - a[i]
-    z[i] = zi
-    a[i] = ai
-    return d
+def _flip_gram(X, i, sign, G):
+    # G += sign x_i x_i^T: row i of a unit's commit turned active (sign = its
+    # weight) or inactive (minus it). A call only on the rows that flip:
+    # called on every row, a compiled function taking arrays is not inlined
+    # and costs about 25 ns a row in argument passing (the commit of 7,500
+    # rows took 196 us instead of 18)
+    for r in range(X.shape[1]):
+        xr = sign * X[i, r]
+        for c in range(X.shape[1]):
+            G[r, c] += xr * X[i, c]
 
 
-def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G):
-    # every row moved (_move_row), and R -= (a_new - a) v^T
+def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G, f, y):
+    # z += scale xs, a = relu(z), G updated on the rows that flip, then the
+    # outputs: R -= (a_new - a) v^T, or with one logistic output (``f`` its
+    # column, not empty) f += (a_new - a) v and the residual R = y -
+    # sigmoid(f) anew on the rows whose feature moved (one exp a row), where
+    # NumPy marks, gathers and scatters them
+    logistic = f.shape[0] > 0
     for i in range(X.shape[0]):
-        d = _move_row(X, z, a, xs, scale, w, G, i)
-        for k in range(R.shape[1]):
-            R[i, k] -= d * v[k]
-
-
-def _unit_commit_logistic_loop(X, z, a, f, r, y, v, xs, scale, w, G):
-    # every row moved (_move_row), and for one logistic output the output
-    # f += (a_new - a) v and the residual r = y - sigmoid(f) anew on the
-    # rows whose feature moved (one exp a row), where NumPy marks, gathers
-    # and scatters them
-    for i in range(X.shape[0]):
-        d = _move_row(X, z, a, xs, scale, w, G, i)
-        if d != 0.0:
-            fi = f[i] + d * v
-            f[i] = fi
-            r[i] = y[i] - _logistic(fi, np.exp(-abs(fi)))
+        zi = z[i] + scale * xs[i]
+        if (zi > 0.0) != (z[i] > 0.0):
+            _flip_gram(X, i, w[i] if zi > 0.0 else -w[i], G)
+        ai = max(zi, 0.0)
+        d = ai - a[i]
+        z[i] = zi
+        a[i] = ai
+        if logistic:
+            if d != 0.0:
+                fi = f[i] + d * v[0]
+                f[i] = fi
+                R[i, 0] = y[i] - _logistic(fi, np.exp(-abs(fi)))
+        else:
+            for k in range(R.shape[1]):
+                R[i, k] -= d * v[k]
 
 
 def _deep_unit_system_loop(A, z, Z_up, m, r, w, gram, rhs):
@@ -491,27 +507,31 @@ if njit is not None:
     # reassoc/contract only: the sum may be reordered and fused, but NaN and
     # inf still propagate, so the divergence guard keeps working.
     _jit = njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+    # the per-row helpers, inlined into the loops that call them: a compiled
+    # function taking arrays that LLVM leaves as a call costs about 20 ns a
+    # row in argument passing (shifting 7,500 one-column rows: 135 us
+    # against 2 inlined)
+    _inline = njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, inline="always")
     _prox_pieces_compiled = _jit(_prox_pieces_loop)
     _prox_relu_compiled = _jit(_prox_relu_loop)
     _activation_residual_compiled = _jit(_activation_residual_loop)
-    _shift_row = _jit(_shift_row)
-    _logistic = _jit(_logistic)
-    _log_partition = _jit(_log_partition)
-    _row_objective = _jit(_row_objective)
+    _shift_row = _inline(_shift_row)
+    _logistic = _inline(_logistic)
+    _log_partition = _inline(_log_partition)
+    _row_objective = _inline(_row_objective)
     _prox_log_loss_compiled = _jit(_prox_log_loss_loop)
     _log_loss_sum_compiled = _jit(_log_loss_sum_loop)
     _shift_rows_compiled = _jit(_shift_rows_loop)
     _newton_direction_compiled = _jit(_newton_direction_loop)
     _newton_accept_compiled = _jit(_newton_accept_loop)
     _transpose_accumulate_compiled = _jit(_transpose_accumulate_loop)
-    _row_dot = _jit(_row_dot)
+    _row_dot = _inline(_row_dot)
     _unit_rhs_compiled = _jit(_unit_rhs_loop)
     _unit_try_compiled = _jit(_unit_try_loop)
-    _move_row = _jit(_move_row)
+    _flip_gram = _jit(_flip_gram)
     _unit_commit_compiled = _jit(_unit_commit_loop)
-    _unit_commit_logistic_compiled = _jit(_unit_commit_logistic_loop)
     _deep_unit_system_compiled = _jit(_deep_unit_system_loop)
-    _output_change = _jit(_output_change)
+    _output_change = _inline(_output_change)
     _deep_unit_try_compiled = _jit(_deep_unit_try_loop)
     _deep_unit_commit_compiled = _jit(_deep_unit_commit_loop)
 else:  # pragma: no cover
@@ -520,7 +540,6 @@ else:  # pragma: no cover
     _newton_direction_compiled = _newton_accept_compiled = None
     _transpose_accumulate_compiled = None
     _unit_rhs_compiled = _unit_try_compiled = _unit_commit_compiled = None
-    _unit_commit_logistic_compiled = None
     _deep_unit_system_compiled = _deep_unit_try_compiled = _deep_unit_commit_compiled = None
 
 HAVE_NUMBA = _prox_pieces_compiled is not None
@@ -531,23 +550,35 @@ _PIECE_ARRAYS = {name: np.asarray(pieces, dtype=np.float64)
                  for name, (_, pieces) in ACTIVATIONS.items()}
 
 
-def prox_pieces(a, m, gamma, beta, activation, out, u=None, v=None, update=False):
+def prox_pieces(a, m, gamma, beta, activation, out, u=None, v=None, update=False,
+                scale=None):
     """Fused :func:`~admm_sklearn._updates.prox_hidden`; ``None`` without numba.
 
     With scaled multipliers ``u, v`` the prox is taken at ``a + u`` and ``m -
     v`` and, if ``update``, followed in the same pass by ``u += a - h(z)``,
-    ``v += z - m``.
+    ``v += z - m``. ``scale``: unit scales that ``v`` is multiplied by first,
+    in the same pass (``u`` already was, by :func:`activation_residual`).
     """
     if _prox_pieces_compiled is None:
         return None
     if u is None:  # no multipliers: empty arrays the loops never index
         u = v = np.empty((0, 0), dtype=m.dtype)
         update = False
+    scale, scaled = _unit_scales(scale, m)
     if activation == "relu":
         scalar = m.dtype.type
-        return _prox_relu_compiled(a, m, u, v, scalar(gamma), scalar(beta), bool(update), out)
+        return _prox_relu_compiled(a, m, u, v, scalar(gamma), scalar(beta), bool(update),
+                                   scale, scaled, out)
     return _prox_pieces_compiled(a, m, u, v, float(gamma), float(beta),
-                                 _PIECE_ARRAYS[activation], bool(update), out)
+                                 _PIECE_ARRAYS[activation], bool(update), scale, scaled, out)
+
+
+def _unit_scales(scale, block):
+    """``(scale, scaled)`` for the fused loops: the unit scales in the
+    block's dtype, or ones (an exact product) and ``False``."""
+    if scale is None:
+        return np.ones(block.shape[1], dtype=block.dtype), False
+    return np.asarray(scale, dtype=block.dtype), True
 
 
 def prox_log_loss_rows(y, z0, beta, tol, max_iter, warm, out):
@@ -610,7 +641,7 @@ _CLIP_BOUNDS = {name: (float(h(np.array(-np.inf))), float(h(np.array(np.inf))))
                 for name, (h, _) in ACTIVATIONS.items()}
 
 
-def activation_residual(z, u, target, b_next, W_next, P, activation, a):
+def activation_residual(z, u, target, b_next, W_next, P, activation, a, scale=None):
     """Fused eq. 6 in residual form on one block of rows; ``None`` when it
     does not apply (no numba, or the next layer wider than
     :data:`FUSED_MAX_NEXT`).
@@ -618,6 +649,9 @@ def activation_residual(z, u, target, b_next, W_next, P, activation, a):
     ``a = (h(z) - u) + (target - b_next - (h(z) - u) W_next^T) P`` (``u``:
     ``None`` without multipliers). Returns the column sums of ``a`` and
     ``target^T a``, accumulated in the state's dtype over this block.
+    ``scale``: unit scales that ``z`` and ``u`` are multiplied by first, in
+    the same pass (``u`` in place; ``z`` only as read, since the prox that
+    follows overwrites it).
     """
     if _activation_residual_compiled is None or W_next.shape[0] > FUSED_MAX_NEXT:
         return None
@@ -626,7 +660,9 @@ def activation_residual(z, u, target, b_next, W_next, P, activation, a):
     lo, hi = (a.dtype.type(x) for x in _CLIP_BOUNDS[activation])
     colsum = np.zeros(a.shape[1], dtype=a.dtype)
     cross = np.zeros((W_next.shape[0], a.shape[1]), dtype=a.dtype)
-    _activation_residual_compiled(z, u, target, b_next, W_next, P, lo, hi, a, colsum, cross)
+    scale, scaled = _unit_scales(scale, a)
+    _activation_residual_compiled(z, u, target, b_next, W_next, P, lo, hi, scale, scaled, a,
+                                  colsum, cross)
     return colsum, cross
 
 
@@ -671,7 +707,8 @@ def unit_commit(X, z, a, R, v, xs, scale, w, G):
     ``G`` updated by the rows whose activity flips. ``False`` without numba."""
     if _unit_commit_compiled is None:
         return False
-    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G)
+    empty = np.empty(0)
+    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G, empty, empty)
     return True
 
 
@@ -681,10 +718,9 @@ def unit_commit_logistic(X, z, a, F, R, Y, v, xs, scale, w, G):
     feature moved ``F += (a_new - a) v`` and ``R = Y - sigmoid(F)``.
     ``False`` without numba or with several outputs (their softmax costs
     more in a compiled row loop than in NumPy's vectorised exp)."""
-    if _unit_commit_logistic_compiled is None or F.shape[1] != 1:
+    if _unit_commit_compiled is None or F.shape[1] != 1:
         return False
-    _unit_commit_logistic_compiled(X, z, a, F[:, 0], R[:, 0], Y[:, 0], float(v[0]), xs,
-                                   float(scale), w, G)
+    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G, F[:, 0], Y[:, 0])
     return True
 
 

@@ -356,11 +356,9 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
     penalty = 0.0
     w = shard.w
     for rows in row_blocks(shard.n_samples, a.shape[1]):
-        if scale is not None:
-            _rescale_block(shard, layer, rows, scale)
         target = _target(shard, layer + 1, lam_scale, rows, next_scale)
         block_colsum, block_cross = _activation_block(shard, layer, ops, b_next, activation,
-                                                      target, rows)
+                                                      target, rows, scale)
         if w is not None:  # the same sums, weighted (the kernels sum unweighted)
             target = weigh(target, w[rows])
             block_colsum, block_cross = w[rows] @ a[rows], target.T @ a[rows]
@@ -380,7 +378,7 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
             if scale is not None:
                 m *= scale
         block_penalty = _output_block(shard, layer, m, gamma, beta, activation,
-                                      update_multipliers, rows)
+                                      update_multipliers, rows, scale)
         penalty += block_penalty if w is None else _weighted_penalty(
             shard, layer, m, gamma, beta, activation, update_multipliers, rows)
         if cross_by_block:
@@ -395,26 +393,28 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
     return cross_next, augmented_gram(a, colsum=colsum, w=w), np.array([penalty]), cross
 
 
-def _rescale_block(shard, layer, rows, scale):
-    """Multiply the units of ``z_l, u_l, v_l`` in ``rows`` by ``scale`` in place."""
-    for arrays in (shard.z, shard.u, shard.v):
-        if arrays:
-            arrays[layer - 1][rows] *= scale
-
-
-def _activation_block(shard, layer, ops, b_next, activation, target, rows):
+def _activation_block(shard, layer, ops, b_next, activation, target, rows, scale=None):
     """Eq. 6 on one block of rows of a_l (see :func:`update_hidden_layer`),
     ``target`` being layer ``l + 1``'s there; returns the block's column sums
-    of the new a_l and ``target^T a_l``."""
+    of the new a_l and ``target^T a_l``.
+
+    ``scale``: the layer's unit scales, applied to ``z_l`` as it is read and
+    to ``u_l`` in place; :func:`_output_block` then scales ``v_l`` and
+    overwrites ``z_l``. In the compiled loops that is no pass of its own
+    (a pass of ``z, u, v`` was 15% of a sweep on Friedman #1).
+    """
     a, z = shard.a[layer - 1][rows], shard.z[layer - 1][rows]
     u = shard.u[layer - 1][rows] if shard.u else None
     kind, M1, M2 = ops
     if kind == "residual":
-        fused = activation_residual(z, u, target, b_next, M1, M2, activation, a)
+        fused = activation_residual(z, u, target, b_next, M1, M2, activation, a, scale)
         if fused is not None:
             return fused
-    ha = ACTIVATIONS[activation][0](z, out=a)
+    h = ACTIVATIONS[activation][0]
+    ha = h(z, out=a) if scale is None else h(np.multiply(z, scale, out=a), out=a)
     if u is not None:
+        if scale is not None:
+            u *= scale
         ha -= u
     shifted = target - b_next
     if kind == "residual":  # a = h + (z_next - b - h W^T) P
@@ -425,15 +425,19 @@ def _activation_block(shard, layer, ops, b_next, activation, target, rows):
     return a.sum(axis=0), target.T @ a
 
 
-def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, rows):
+def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, rows,
+                  scale=None):
     """Eq. 7 on one block of rows of z_l, given ``m = W_l a_{l-1} + b_l`` there;
-    returns the block's penalty (see :func:`update_hidden_layer`)."""
+    returns the block's penalty (see :func:`update_hidden_layer`). ``scale``:
+    the unit scales ``v_l`` is multiplied by first (see :func:`_activation_block`)."""
     a, z = shard.a[layer - 1][rows], shard.z[layer - 1][rows]
     u = shard.u[layer - 1][rows] if shard.u else None
     v = shard.v[layer - 1][rows] if shard.u else None
-    fused = prox_pieces(a, m, gamma, beta, activation, z, u, v, update_multipliers)
+    fused = prox_pieces(a, m, gamma, beta, activation, z, u, v, update_multipliers, scale)
     if fused is not None:
         return fused
+    if v is not None and scale is not None:
+        v *= scale
     h, pieces = ACTIVATIONS[activation]  # NumPy reference, same rule
     a_shifted, m_shifted = (a + u, m - v) if shard.u else (a, m)
     penalty = prox_hidden(a_shifted, m_shifted, gamma, beta, pieces, out=z)

@@ -130,12 +130,15 @@ def test_activation_update_solves_eq6(d, d_next):
     np.testing.assert_allclose(direct_form, ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("scaled", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_u", [False, True])
 @pytest.mark.parametrize("d_next", [1, 3])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_fused_activation_update_equals_eq6_residual_form(activation, d_next, with_u, dtype):
-    """Compiled eq. 6 (residual form, with u and the Gram sums) against NumPy."""
+def test_fused_activation_update_equals_eq6_residual_form(activation, d_next, with_u, dtype,
+                                                          scaled):
+    """Compiled eq. 6 (residual form, with u and the Gram sums) against NumPy;
+    with unit scales, on ``z`` and ``u`` scaled first (and ``u`` left so)."""
     from admm_sklearn._kernels import HAVE_NUMBA, activation_residual
 
     if not HAVE_NUMBA:
@@ -149,13 +152,19 @@ def test_fused_activation_update_equals_eq6_residual_form(activation, d_next, wi
     z[0, :3] = [0.0, 1.0, -1.0]  # the activations' kinks
     u = rng.normal(0, 0.3, size=z.shape) if with_u else None
     target = rng.normal(size=(11, d_next))
+    scale = rng.uniform(0.5, 2.0, size=d) if scaled else None
+    s = 1.0 if scale is None else scale
     h = ACTIVATIONS[activation][0]
-    hz = h(z.copy()) - (u if with_u else 0.0)
+    hz = h(z * s) - (u * s if with_u else 0.0)
     ref = hz + (target - b - hz @ W.T) @ P
-    cast = [None if x is None else np.asarray(x, dtype=dtype) for x in (z, u, target, b, W, P)]
+    cast = [None if x is None else np.array(x, dtype=dtype)  # copies: u changes in place
+            for x in (z, u, target, b, W, P, scale)]
     a = np.empty_like(cast[0])
-    colsum, cross = activation_residual(*cast, activation, a)
+    colsum, cross = activation_residual(*cast[:-1], activation, a, cast[-1])
     tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(cast[0], z, rtol=tol)  # z is only read
+    if with_u:
+        np.testing.assert_allclose(cast[1], u * s, rtol=tol, atol=tol)
     np.testing.assert_allclose(a, ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(colsum, ref.sum(axis=0), rtol=tol, atol=tol)
     np.testing.assert_allclose(cross, target.T @ ref, rtol=tol, atol=tol)
@@ -190,10 +199,13 @@ def test_fused_kernel_equals_numpy_reference(activation, dtype):
     assert total == pytest.approx(total_ref, rel=tol)
 
 
+@pytest.mark.parametrize("scaled", [False, True])
 @pytest.mark.parametrize("update", [False, True])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation, update):
-    """Scaled multipliers: prox at (a + u, m - v), then u += a - h(z), v += z - m."""
+def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation, update,
+                                                                      scaled):
+    """Scaled multipliers: prox at (a + u, m - v), then u += a - h(z), v += z - m;
+    with unit scales, ``v`` multiplied by them first (and left so)."""
     from admm_sklearn._kernels import HAVE_NUMBA, prox_pieces
 
     if not HAVE_NUMBA:
@@ -202,13 +214,15 @@ def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation
     a, m = np.tile(a, (3, 1)), np.tile(m, (3, 1))
     rng = np.random.default_rng(5)
     u, v = rng.normal(size=a.shape) * 0.3, rng.normal(size=a.shape) * 0.3
+    scale = rng.uniform(0.5, 2.0, size=a.shape[1]) if scaled else None
+    v_scaled = v * (1.0 if scale is None else scale)
     h, pieces = ACTIVATIONS[activation]
     ref = np.empty_like(m)
-    total_ref = prox_hidden(a + u, m - v, 3.0, 0.5, pieces, out=ref)
+    total_ref = prox_hidden(a + u, m - v_scaled, 3.0, 0.5, pieces, out=ref)
     u_ref = u + (a - h(ref.copy())) if update else u.copy()
-    v_ref = v + (ref - m) if update else v.copy()
+    v_ref = v_scaled + (ref - m) if update else v_scaled
     fused = np.empty_like(m)
-    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update)
+    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update, scale)
     np.testing.assert_allclose(fused, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
@@ -231,3 +245,22 @@ def test_conjugate_gradients_solve_an_spd_system_within_their_product_budget():
     assert np.linalg.norm(H @ s - rhs) <= 1e-10 * np.linalg.norm(rhs) * 1.01
     _, used = conjugate_gradients(lambda D: H @ D, lambda R: R, rhs, 0.0, 5)
     assert used == 5
+
+
+def test_sweeps_without_the_compiled_loops_fit_the_same_network(monkeypatch):
+    """The NumPy path of a sweep (no numba) applies the balancing's unit
+    scales as the compiled loops do, block by block."""
+    from sklearn.datasets import make_classification
+
+    from admm_sklearn import ADMMClassifier, _kernels
+
+    X, y = make_classification(300, 6, random_state=0)
+    params = dict(hidden_layer_sizes=(8,), max_iter=40, tol=None, unit_refit_passes=0,
+                  dtype="float64", backend="serial", random_state=0)
+    compiled = ADMMClassifier(**params).fit(X, y)
+    assert compiled.get_params()["balance"]
+    monkeypatch.setattr(_kernels, "_prox_pieces_compiled", None)
+    monkeypatch.setattr(_kernels, "_activation_residual_compiled", None)
+    reference = ADMMClassifier(**params).fit(X, y)
+    for W, W_ref in zip(compiled.coefs_, reference.coefs_):
+        np.testing.assert_allclose(W, W_ref, rtol=1e-6, atol=1e-9)
