@@ -109,30 +109,37 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, scale, scaled, out):
     return total
 
 
-def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, scale, scaled, a,
-                              colsum, cross):
-    # Eq. 6 in residual form, one row at a time (see _updates.activation_operator):
-    # a = h - u, r = target - b - a W^T, a += r P, with h(z) = clip(z, lo, hi);
-    # then colsum += a and cross += target^T a. z and u are multiplied by the
-    # balancing's unit scales ``scale`` (ones if none) as they are read, and u
-    # stored so if ``scaled`` (z is not: the prox overwrites it, and
-    # _prox_relu_loop scales v). Loops run along rows (j inner)
-    # so they vectorise; for a narrow next layer this replaces five NumPy
-    # calls and two tiny GEMMs per block, the rank-d_next one of which
-    # (``r @ P``) is slow in BLAS (docs/results.rst).
-    n_rows, d = a.shape
-    k_next = W_next.shape[0]
+def _shifted_activation_loop(z, u, scale, scaled, lo, hi, a):
+    # a = clip(z, lo, hi) - u, z and u multiplied by the balancing's unit
+    # scales ``scale`` (ones if none) as they are read, and u stored so if
+    # ``scaled`` (z is not: the prox overwrites it, and _prox_relu_loop
+    # scales v): one pass where NumPy makes four
     shifted = u.shape[0] > 0
-    r = np.empty(k_next, dtype=a.dtype)
-    for i in range(n_rows):
-        for j in range(d):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
             a[i, j] = min(max(z[i, j] * scale[j], lo), hi)
         if shifted:
             if scaled:
-                for j in range(d):
+                for j in range(a.shape[1]):
                     u[i, j] *= scale[j]
-            for j in range(d):
+            for j in range(a.shape[1]):
                 a[i, j] -= u[i, j]
+
+
+def _activation_residual_loop(z, u, target, b_next, W_next, P, lo, hi, scale, scaled, a,
+                              colsum, cross):
+    # Eq. 6 in residual form, one row at a time (see _updates.activation_operator):
+    # a = h - u (_shifted_activation_loop, over the block first), r = target
+    # - b - a W^T, a += r P, with h(z) = clip(z, lo, hi); then colsum += a
+    # and cross += target^T a. Loops run along rows (j inner)
+    # so they vectorise; for a narrow next layer this replaces five NumPy
+    # calls and two tiny GEMMs per block, the rank-d_next one of which
+    # (``r @ P``) is slow in BLAS (docs/results.rst).
+    _shifted_activation_loop(z, u, scale, scaled, lo, hi, a)
+    n_rows, d = a.shape
+    k_next = W_next.shape[0]
+    r = np.empty(k_next, dtype=a.dtype)
+    for i in range(n_rows):
         for k in range(k_next):
             acc = target[i, k] - b_next[k]
             for j in range(d):
@@ -514,6 +521,7 @@ if njit is not None:
     _inline = njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, inline="always")
     _prox_pieces_compiled = _jit(_prox_pieces_loop)
     _prox_relu_compiled = _jit(_prox_relu_loop)
+    _shifted_activation_loop = _jit(_shifted_activation_loop)
     _activation_residual_compiled = _jit(_activation_residual_loop)
     _shift_row = _inline(_shift_row)
     _logistic = _inline(_logistic)
@@ -664,6 +672,20 @@ def activation_residual(z, u, target, b_next, W_next, P, activation, a, scale=No
     _activation_residual_compiled(z, u, target, b_next, W_next, P, lo, hi, scale, scaled, a,
                                   colsum, cross)
     return colsum, cross
+
+
+def shifted_activation(z, u, activation, a, scale=None):
+    """``a = h(z) - u`` on one block of rows, ``z`` and ``u`` multiplied by
+    the unit scales ``scale`` first (``u`` in place), as
+    :func:`activation_residual` begins; ``False`` without numba."""
+    if _activation_residual_compiled is None:
+        return False
+    if u is None:
+        u = np.empty((0, 0), dtype=a.dtype)
+    lo, hi = (a.dtype.type(x) for x in _CLIP_BOUNDS[activation])
+    scale, scaled = _unit_scales(scale, a)
+    _shifted_activation_loop(z, u, scale, scaled, lo, hi, a)
+    return True
 
 
 def transpose_accumulate(X, T, out):

@@ -14,7 +14,7 @@ temporaries stay cache-sized whatever the shard size.
 import numpy as np
 
 from ._activations import ACTIVATIONS
-from ._kernels import activation_residual, prox_pieces
+from ._kernels import activation_residual, prox_pieces, shifted_activation
 from ._losses import LOSSES, probabilities
 from ._sparse_inputs import CenteredSparse, is_sparse
 from ._updates import prox_hidden
@@ -410,12 +410,14 @@ def _activation_block(shard, layer, ops, b_next, activation, target, rows, scale
         fused = activation_residual(z, u, target, b_next, M1, M2, activation, a, scale)
         if fused is not None:
             return fused
-    h = ACTIVATIONS[activation][0]
-    ha = h(z, out=a) if scale is None else h(np.multiply(z, scale, out=a), out=a)
-    if u is not None:
-        if scale is not None:
-            u *= scale
-        ha -= u
+    ha = a
+    if not shifted_activation(z, u, activation, a, scale):  # the NumPy reference
+        h = ACTIVATIONS[activation][0]
+        ha = h(z, out=a) if scale is None else h(np.multiply(z, scale, out=a), out=a)
+        if u is not None:
+            if scale is not None:
+                u *= scale
+            ha -= u
     shifted = target - b_next
     if kind == "residual":  # a = h + (z_next - b - h W^T) P
         shifted -= ha @ M1.T

@@ -264,3 +264,28 @@ def test_sweeps_without_the_compiled_loops_fit_the_same_network(monkeypatch):
     reference = ADMMClassifier(**params).fit(X, y)
     for W, W_ref in zip(compiled.coefs_, reference.coefs_):
         np.testing.assert_allclose(W, W_ref, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("with_u", [False, True])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_compiled_shifted_activation_equals_numpy(activation, with_u, scaled):
+    """``a = h(z s) - u s`` (``u`` left scaled): the first step of eq. 6 for
+    next layers too wide for the fused loop."""
+    from admm_sklearn._kernels import HAVE_NUMBA, shifted_activation
+
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed: the NumPy reference is what runs")
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 2, size=(9, 5)).astype(np.float32)
+    u = rng.normal(0, 0.3, size=z.shape).astype(np.float32) if with_u else None
+    scale = rng.uniform(0.5, 2.0, size=5).astype(np.float32) if scaled else None
+    s = 1.0 if scale is None else scale
+    h = ACTIVATIONS[activation][0]
+    ref = h(z * s) - (u * s if with_u else 0.0)
+    u_ref = None if u is None else u * s
+    a = np.empty_like(z)
+    assert shifted_activation(z, u, activation, a, scale)
+    np.testing.assert_array_equal(a, ref)
+    if with_u:
+        np.testing.assert_array_equal(u, u_ref)
