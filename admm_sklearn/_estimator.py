@@ -151,7 +151,8 @@ beta_hidden : float, default=0.1
     n_iter_no_change : int or 'auto', default='auto'
         Sweeps without improvement by ``tol`` tolerated before stopping (the
         patience, in sweeps; ``n_iter_`` and ``history_["network_loss"]``
-        show where a fit stopped). ``'auto'``: 150 on the training loss; 400
+        show where a fit stopped). ``'auto'``: 150 on the training loss (75
+        in the upper stages of a deep fit, which run half the sweeps); 400
         with ``early_stopping``, whose validation score can stall for 200
         sweeps and more and then rise again (200 stopped radial bands in
         such a plateau, ``docs/what_we_tried.rst``, "Early stopping"). Both

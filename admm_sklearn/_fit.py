@@ -322,7 +322,8 @@ class _Fit:
         """
         est = self.est
         checks = validation is not None or self.stop_on_training_loss
-        rule = StoppingRule.for_fit(est.tol, est.n_iter_no_change, validation is not None)
+        rule = StoppingRule.for_fit(est.tol, est.n_iter_no_change, validation is not None,
+                                    share=self.max_iter / est.max_iter)
         best, converged, last_output = None, False, None
         # early stopping's choosing run (its subset start included): records
         # the validation columns, and returns no network to report

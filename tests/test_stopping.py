@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, make_moons
+from sklearn.datasets import load_breast_cancer, load_digits, make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
@@ -99,6 +99,30 @@ def test_rule_waits_as_long_as_the_fit_took_to_its_lowest_loss():
     rule.record(420, 0.3 - 0.5e-3)  # lower, but not by tol: the wait counts from 400
     assert rule.best_loss == 0.3 - 0.5e-3
     assert not rule.done(799) and rule.done(800)
+
+
+def test_training_patience_shrinks_with_the_stages_share_of_the_sweeps():
+    """An upper stage of a layer-wise fit runs half the sweeps and waits
+    half the automatic patience; a patience the user set is kept."""
+    assert StoppingRule.for_fit(1e-3, "auto", False, share=0.5).patience == PATIENCE_TRAINING // 2
+    assert StoppingRule.for_fit(1e-3, "auto", False, share=2.0).patience == PATIENCE_TRAINING
+    assert StoppingRule.for_fit(1e-3, "auto", False, share=1e-3).patience == EVERY_TRAINING
+    assert StoppingRule.for_fit(1e-3, 7, False, share=0.5).patience == 7
+    assert StoppingRule.for_fit(1e-3, "auto", True, share=0.5).patience == 400
+
+
+def test_upper_stages_stop_after_half_the_patience(monkeypatch):
+    """A (20, 20) fit on separable digits: its second stage stops sooner with
+    the stage's share of the patience than with the whole of it."""
+    X, y = load_digits(n_class=3, return_X_y=True)
+    params = dict(hidden_layer_sizes=(20, 20), random_state=0)
+    shared = ADMMClassifier(**params).fit(X, y)
+    original = StoppingRule.for_fit.__func__
+    monkeypatch.setattr(StoppingRule, "for_fit", classmethod(
+        lambda cls, tol, n, validation, share=1.0: original(cls, tol, n, validation)))
+    whole = ADMMClassifier(**params).fit(X, y)
+    assert shared.n_iter_ < whole.n_iter_
+    assert shared.score(X, y) == 1.0
 
 
 def test_validation_rule_keeps_a_fixed_patience():
