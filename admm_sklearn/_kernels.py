@@ -663,12 +663,9 @@ def activation_residual(z, u, target, b_next, W_next, P, activation, a, scale=No
     """
     if _activation_residual_compiled is None or W_next.shape[0] > FUSED_MAX_NEXT:
         return None
-    if u is None:
-        u = np.empty((0, 0), dtype=a.dtype)
-    lo, hi = (a.dtype.type(x) for x in _CLIP_BOUNDS[activation])
     colsum = np.zeros(a.shape[1], dtype=a.dtype)
     cross = np.zeros((W_next.shape[0], a.shape[1]), dtype=a.dtype)
-    scale, scaled = _unit_scales(scale, a)
+    u, lo, hi, scale, scaled = _shifted_activation_args(u, activation, a, scale)
     _activation_residual_compiled(z, u, target, b_next, W_next, P, lo, hi, scale, scaled, a,
                                   colsum, cross)
     return colsum, cross
@@ -680,12 +677,19 @@ def shifted_activation(z, u, activation, a, scale=None):
     :func:`activation_residual` begins; ``False`` without numba."""
     if _activation_residual_compiled is None:
         return False
+    u, lo, hi, scale, scaled = _shifted_activation_args(u, activation, a, scale)
+    _shifted_activation_loop(z, u, scale, scaled, lo, hi, a)
+    return True
+
+
+def _shifted_activation_args(u, activation, a, scale):
+    """``(u, lo, hi, scale, scaled)`` as the loops of ``h(z) - u`` read
+    them: an empty ``u`` without multipliers, the activation's clip bounds
+    and the unit scales in the block's dtype."""
     if u is None:
         u = np.empty((0, 0), dtype=a.dtype)
     lo, hi = (a.dtype.type(x) for x in _CLIP_BOUNDS[activation])
-    scale, scaled = _unit_scales(scale, a)
-    _shifted_activation_loop(z, u, scale, scaled, lo, hi, a)
-    return True
+    return (u, lo, hi) + _unit_scales(scale, a)
 
 
 def transpose_accumulate(X, T, out):

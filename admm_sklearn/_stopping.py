@@ -74,7 +74,7 @@ class StoppingRule:
         patience on the training loss shrinks with it. On the small sets at
         depth the upper stages' features already separate the rows and the
         stages waited the whole patience after an early best: half of it
-        took 5-17% of the sweeps off (digits 0 vs 2, wine, digits, breast
+        took 5-23% of the sweeps off (digits 0 vs 2, wine, digits, breast
         cancer, pendigits) and changed no mean test accuracy by more than
         about one test row, on 14 sets at (100, 100) and 4 at (64, 64, 64)
         (docs/what_we_tried.rst, 13.9)."""
