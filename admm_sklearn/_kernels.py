@@ -18,14 +18,15 @@ except ImportError:  # pragma: no cover
     njit = None
 
 
-def _prox_pieces_loop(a, m, u, v, gamma, beta, pieces, update, scale, scaled, out):
+def _prox_pieces_loop(a, m, bias, u, v, gamma, beta, pieces, update, scale, scaled, out):
     # Same rule as _updates.prox_hidden: the clipped stationary point of each
     # linear piece is a candidate, the lowest value wins, ties to the first.
     # With scaled multipliers (u, v non-empty) the prox is taken at a + u and
     # m - v, and with ``update`` the multiplier steps follow in the same pass:
     # u += a - h(z), v += z - m (h(z) from the winning piece). ``scale``: the
     # balancing's unit scales, by which v is multiplied as it is read (and
-    # stored so, if ``scaled``); ones otherwise.
+    # stored so, if ``scaled``); ones otherwise. ``m`` is read plus ``bias``
+    # (the layer's, or zeros): no pass of its own to add it.
     n_pieces = pieces.shape[0]
     inv = np.empty(n_pieces)
     for k in range(n_pieces):
@@ -37,7 +38,8 @@ def _prox_pieces_loop(a, m, u, v, gamma, beta, pieces, update, scale, scaled, ou
     for i in range(n_rows):
         for j in range(n_cols):
             ai = a[i, j]
-            mi = m[i, j]
+            mb = m[i, j] + bias[j]
+            mi = mb
             vij = no_shift
             if shifted:
                 ai += u[i, j]
@@ -60,13 +62,13 @@ def _prox_pieces_loop(a, m, u, v, gamma, beta, pieces, update, scale, scaled, ou
             total += best
             if update and shifted:
                 u[i, j] += a[i, j] - h
-                v[i, j] = vij + (arg - m[i, j])
+                v[i, j] = vij + (arg - mb)
             elif scaled and shifted:
                 v[i, j] = vij
     return total
 
 
-def _prox_relu_loop(a, m, u, v, gamma, beta, update, scale, scaled, out):
+def _prox_relu_loop(a, m, bias, u, v, gamma, beta, update, scale, scaled, out):
     # ReLU pieces in closed form (see _updates.prox_hidden): positive piece
     # p = (gamma a + beta m) / (gamma + beta), value gamma beta/(gamma+beta)
     # (a - m)^2; non-positive piece min(m, 0), value gamma a^2 + beta
@@ -74,7 +76,7 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, scale, scaled, out):
     # branch) and with gamma, beta in the state's dtype, so that the loop
     # vectorises in that dtype: 3.4x faster in float32 than with ``and`` and
     # float64 scalars. Row sums in the state's dtype, their total in float64.
-    # Multipliers and unit scales as in _prox_pieces_loop.
+    # Multipliers, unit scales and ``bias`` as in _prox_pieces_loop.
     w_a = gamma / (gamma + beta)
     w_m = beta / (gamma + beta)
     c = gamma * beta / (gamma + beta)
@@ -86,7 +88,8 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, scale, scaled, out):
         row = zero
         for j in range(n_cols):
             ai = a[i, j]
-            mi = m[i, j]
+            mb = m[i, j] + bias[j]
+            mi = mb
             vij = zero
             if shifted:
                 ai += u[i, j]
@@ -102,7 +105,7 @@ def _prox_relu_loop(a, m, u, v, gamma, beta, update, scale, scaled, out):
             row += pos_val if take else neg_val
             if update and shifted:
                 u[i, j] += a[i, j] - max(z, zero)
-                v[i, j] = vij + (z - m[i, j])
+                v[i, j] = vij + (z - mb)
             elif scaled and shifted:
                 v[i, j] = vij
         total += row
@@ -383,51 +386,67 @@ def _row_dot(A, i, x):
     return total
 
 
-def _unit_rhs_loop(X, z, R, v, w, q, rhs):
-    # q = R v, rhs = sum over active rows (z > 0) of w q x: one pass over X
-    for i in range(X.shape[0]):
+def _unit_rhs_loop(XT, z, R, v, w, q, rhs):
+    # q = R v, rhs = sum over active rows (z > 0) of w q x, with XT = X^T:
+    # the rows' weights first, the activity a 0/1 factor and not a branch (a
+    # unit is on or off at random across rows: mispredicted, the branch
+    # cost 2.5x the loop), then one dot product per input along the rows
+    n = XT.shape[1]
+    s = np.empty(n)
+    for i in range(n):
         qi = _row_dot(R, i, v)
         q[i] = qi
-        if z[i] > 0.0:
-            qi *= w[i]
-            for c in range(X.shape[1]):
-                rhs[c] += qi * X[i, c]
+        s[i] = qi * w[i] * np.float64(z[i] > 0.0)
+    for c in range(XT.shape[0]):
+        total = 0.0
+        for i in range(n):
+            total += s[i] * XT[c, i]
+        rhs[c] += total
 
 
-def _unit_try_loop(X, z, a, q, w, step, vv, scales, xs, changes):
-    # xs = X step, and per scale t the data term's change sum w d (vv d / 2 - q),
-    # d = relu(z + t xs) - a: one pass over X
-    for i in range(X.shape[0]):
-        xi = _row_dot(X, i, step)
-        xs[i] = xi
-        for t in range(scales.shape[0]):
-            d = max(z[i] + scales[t] * xi, 0.0) - a[i]
-            changes[t] += w[i] * d * (0.5 * vv * d - q[i])
+def _unit_try_loop(XT, z, a, q, w, step, vv, scales, xs, changes):
+    # xs = X step (XT = X^T, one pass along the rows per input), and per
+    # scale t the data term's change sum w d (vv d / 2 - q), d = relu(z +
+    # t xs) - a: every loop runs along the rows and vectorises
+    n = XT.shape[1]
+    for i in range(n):
+        xs[i] = step[0] * XT[0, i]
+    for c in range(1, XT.shape[0]):
+        sc = step[c]
+        for i in range(n):
+            xs[i] += sc * XT[c, i]
+    for t in range(scales.shape[0]):
+        st = scales[t]
+        total = 0.0
+        for i in range(n):
+            d = max(z[i] + st * xs[i], 0.0) - a[i]
+            total += w[i] * d * (0.5 * vv * d - q[i])
+        changes[t] += total
 
 
-def _flip_gram(X, i, sign, G):
-    # G += sign x_i x_i^T: row i of a unit's commit turned active (sign = its
-    # weight) or inactive (minus it). A call only on the rows that flip:
-    # called on every row, a compiled function taking arrays is not inlined
-    # and costs about 25 ns a row in argument passing (the commit of 7,500
-    # rows took 196 us instead of 18)
-    for r in range(X.shape[1]):
-        xr = sign * X[i, r]
-        for c in range(X.shape[1]):
-            G[r, c] += xr * X[i, c]
+def _flip_gram(XT, i, sign, G):
+    # G += sign x_i x_i^T (x_i column i of XT): row i of a unit's commit
+    # turned active (sign = its weight) or inactive (minus it). A call only
+    # on the rows that flip: called on every row, a compiled function taking
+    # arrays is not inlined and costs about 25 ns a row in argument passing
+    # (the commit of 7,500 rows took 196 us instead of 18)
+    for r in range(XT.shape[0]):
+        xr = sign * XT[r, i]
+        for c in range(XT.shape[0]):
+            G[r, c] += xr * XT[c, i]
 
 
-def _unit_commit_loop(X, z, a, R, v, xs, scale, w, G, f, y):
+def _unit_commit_loop(XT, z, a, R, v, xs, scale, w, G, f, y):
     # z += scale xs, a = relu(z), G updated on the rows that flip, then the
     # outputs: R -= (a_new - a) v^T, or with one logistic output (``f`` its
     # column, not empty) f += (a_new - a) v and the residual R = y -
     # sigmoid(f) anew on the rows whose feature moved (one exp a row), where
     # NumPy marks, gathers and scatters them
     logistic = f.shape[0] > 0
-    for i in range(X.shape[0]):
+    for i in range(z.shape[0]):
         zi = z[i] + scale * xs[i]
         if (zi > 0.0) != (z[i] > 0.0):
-            _flip_gram(X, i, w[i] if zi > 0.0 else -w[i], G)
+            _flip_gram(XT, i, w[i] if zi > 0.0 else -w[i], G)
         ai = max(zi, 0.0)
         d = ai - a[i]
         z[i] = zi
@@ -559,13 +578,15 @@ _PIECE_ARRAYS = {name: np.asarray(pieces, dtype=np.float64)
 
 
 def prox_pieces(a, m, gamma, beta, activation, out, u=None, v=None, update=False,
-                scale=None):
+                scale=None, bias=None):
     """Fused :func:`~admm_sklearn._updates.prox_hidden`; ``None`` without numba.
 
     With scaled multipliers ``u, v`` the prox is taken at ``a + u`` and ``m -
     v`` and, if ``update``, followed in the same pass by ``u += a - h(z)``,
     ``v += z - m``. ``scale``: unit scales that ``v`` is multiplied by first,
     in the same pass (``u`` already was, by :func:`activation_residual`).
+    ``bias``: added to every row of ``m`` as it is read (``m`` itself is
+    left as it is).
     """
     if _prox_pieces_compiled is None:
         return None
@@ -573,11 +594,12 @@ def prox_pieces(a, m, gamma, beta, activation, out, u=None, v=None, update=False
         u = v = np.empty((0, 0), dtype=m.dtype)
         update = False
     scale, scaled = _unit_scales(scale, m)
+    bias = np.zeros(m.shape[1], dtype=m.dtype) if bias is None else np.asarray(bias, m.dtype)
     if activation == "relu":
         scalar = m.dtype.type
-        return _prox_relu_compiled(a, m, u, v, scalar(gamma), scalar(beta), bool(update),
-                                   scale, scaled, out)
-    return _prox_pieces_compiled(a, m, u, v, float(gamma), float(beta),
+        return _prox_relu_compiled(a, m, bias, u, v, scalar(gamma), scalar(beta),
+                                   bool(update), scale, scaled, out)
+    return _prox_pieces_compiled(a, m, bias, u, v, float(gamma), float(beta),
                                  _PIECE_ARRAYS[activation], bool(update), scale, scaled, out)
 
 
@@ -709,36 +731,38 @@ def transpose_accumulate(X, T, out):
 # -- the unit refit's passes (admm_sklearn._unit_refit), float64 throughout:
 # each is one pass over the unit's rows where NumPy makes four to eight;
 # ``w`` the rows' weights in the fit (zero on rows held out of it)
-def unit_rhs(X, z, R, v, w):
-    """``(q, rhs)``: ``q = R v`` and ``sum_{z > 0} w q x``; ``None`` without numba."""
+def unit_rhs(XT, z, R, v, w):
+    """``(q, rhs)``: ``q = R v`` and ``sum_{z > 0} w q x`` (``x`` the columns
+    of ``XT``); ``None`` without numba."""
     if _unit_rhs_compiled is None:
         return None
-    q, rhs = np.empty(X.shape[0]), np.zeros(X.shape[1])
-    _unit_rhs_compiled(X, z, R, v, w, q, rhs)
+    q, rhs = np.empty(XT.shape[1]), np.zeros(XT.shape[0])
+    _unit_rhs_compiled(XT, z, R, v, w, q, rhs)
     return q, rhs
 
 
-def unit_try(X, z, a, q, w, step, vv, scales):
-    """``(xs, changes)``: ``xs = X step`` and, per scale ``t``, ``sum w d (vv d
-    / 2 - q)`` with ``d = relu(z + t xs) - a``; ``None`` without numba."""
+def unit_try(XT, z, a, q, w, step, vv, scales):
+    """``(xs, changes)``: ``xs = XT^T step`` and, per scale ``t``, ``sum w d
+    (vv d / 2 - q)`` with ``d = relu(z + t xs) - a``; ``None`` without numba."""
     if _unit_try_compiled is None:
         return None
-    xs, changes = np.empty(X.shape[0]), np.zeros(len(scales))
-    _unit_try_compiled(X, z, a, q, w, step, float(vv), scales, xs, changes)
+    xs, changes = np.empty(XT.shape[1]), np.zeros(len(scales))
+    _unit_try_compiled(XT, z, a, q, w, step, float(vv), scales, xs, changes)
     return xs, changes
 
 
-def unit_commit(X, z, a, R, v, xs, scale, w, G):
+def unit_commit(XT, z, a, R, v, xs, scale, w, G):
     """In place: ``z += scale xs``, ``a = relu(z)``, ``R -= (a_new - a) v^T``,
-    ``G`` updated by the rows whose activity flips. ``False`` without numba."""
+    ``G`` updated by the rows whose activity flips (``x`` the columns of
+    ``XT``). ``False`` without numba."""
     if _unit_commit_compiled is None:
         return False
     empty = np.empty(0)
-    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G, empty, empty)
+    _unit_commit_compiled(XT, z, a, R, v, xs, float(scale), w, G, empty, empty)
     return True
 
 
-def unit_commit_logistic(X, z, a, F, R, Y, v, xs, scale, w, G):
+def unit_commit_logistic(XT, z, a, F, R, Y, v, xs, scale, w, G):
     """In place, for one logistic output: ``z += scale xs``, ``a = relu(z)``,
     ``G`` updated by the rows whose activity flips, and on the rows whose
     feature moved ``F += (a_new - a) v`` and ``R = Y - sigmoid(F)``.
@@ -746,7 +770,7 @@ def unit_commit_logistic(X, z, a, F, R, Y, v, xs, scale, w, G):
     more in a compiled row loop than in NumPy's vectorised exp)."""
     if _unit_commit_compiled is None or F.shape[1] != 1:
         return False
-    _unit_commit_compiled(X, z, a, R, v, xs, float(scale), w, G, F[:, 0], Y[:, 0])
+    _unit_commit_compiled(XT, z, a, R, v, xs, float(scale), w, G, F[:, 0], Y[:, 0])
     return True
 
 

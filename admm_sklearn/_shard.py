@@ -368,17 +368,21 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
         # once per block: a view for dense inputs, a copy of the block's
         # stored entries for sparse ones
         inputs = A[rows]
+        bias = None
         if solved:
             m = inputs @ Wt
-            m += bt
-            if keep_product:
-                shard.m_input[rows] = m
+            if keep_product or w is not None:  # both read W_l a_{l-1} + b_l itself
+                m += bt
+                if keep_product:
+                    shard.m_input[rows] = m
+            else:  # the prox adds it as it reads m: a pass over the block saved
+                bias = bt
         else:  # W_1 held since it was formed, up to the balancing's unit scales
             m = shard.m_input[rows]
             if scale is not None:
                 m *= scale
         block_penalty = _output_block(shard, layer, m, gamma, beta, activation,
-                                      update_multipliers, rows, scale)
+                                      update_multipliers, rows, scale, bias)
         penalty += block_penalty if w is None else _weighted_penalty(
             shard, layer, m, gamma, beta, activation, update_multipliers, rows)
         if cross_by_block:
@@ -428,16 +432,21 @@ def _activation_block(shard, layer, ops, b_next, activation, target, rows, scale
 
 
 def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, rows,
-                  scale=None):
-    """Eq. 7 on one block of rows of z_l, given ``m = W_l a_{l-1} + b_l`` there;
-    returns the block's penalty (see :func:`update_hidden_layer`). ``scale``:
-    the unit scales ``v_l`` is multiplied by first (see :func:`_activation_block`)."""
+                  scale=None, bias=None):
+    """Eq. 7 on one block of rows of z_l, given ``m = W_l a_{l-1} + b_l`` there
+    (``m + bias`` with ``bias``, which the compiled loop adds as it reads
+    ``m``); returns the block's penalty (see :func:`update_hidden_layer`).
+    ``scale``: the unit scales ``v_l`` is multiplied by first (see
+    :func:`_activation_block`)."""
     a, z = shard.a[layer - 1][rows], shard.z[layer - 1][rows]
     u = shard.u[layer - 1][rows] if shard.u else None
     v = shard.v[layer - 1][rows] if shard.u else None
-    fused = prox_pieces(a, m, gamma, beta, activation, z, u, v, update_multipliers, scale)
+    fused = prox_pieces(a, m, gamma, beta, activation, z, u, v, update_multipliers, scale,
+                        bias)
     if fused is not None:
         return fused
+    if bias is not None:
+        m = m + bias
     if v is not None and scale is not None:
         v *= scale
     h, pieces = ACTIVATIONS[activation]  # NumPy reference, same rule

@@ -287,8 +287,9 @@ def bound_output(backend, shard_passes, commit, kappa, c, n_steps):
 
 # -- shard passes: the per-sample arrays live in shard.unit_refit ------------
 class _State:
-    """A shard's arrays for the passes, float64: ``X`` the standardised
-    inputs with a column of ones, ``Z`` the pre-activations (columns
+    """A shard's arrays for the passes, float64: ``XT`` the standardised
+    inputs with a column of ones, transposed (one row per input: the
+    passes' loops run along the samples, which vectorises), ``Z`` the pre-activations (columns
     contiguous, one per unit), ``A = relu(Z)``, ``R`` the residuals (minus
     the loss's gradient; ``stale`` marks the rows still to bring up to
     date), ``F`` the outputs (``None`` for the squared error, where ``R = Y
@@ -299,22 +300,26 @@ class _State:
 
     def __init__(self, shard, theta, D, offset, loss, holdout):
         n, d = shard.x.shape
-        self.X = np.empty((n, d + 1))
+        self.XT = np.empty((d + 1, n))
         x = shard.x
         if isinstance(x, CenteredSparse):
             # deliberate: the passes read rows of a dense float64 copy, and
             # applies() admits at most MAX_INPUTS columns not mostly zeros,
             # so this copy is no larger than a dense input's
             x = x.X.toarray() - x.shift
-        self.X[:, :-1] = x * D + offset
-        self.X[:, -1] = 1.0
-        self.Z = np.asfortranarray(self.X @ theta.T)
+        self.XT[:-1] = (x * D + offset).T
+        self.XT[-1] = 1.0
+        self.Z = np.asfortranarray((theta @ self.XT).T)
         self.A = np.maximum(self.Z, 0.0)
         self.Y = np.asarray(shard.y, dtype=np.float64)
         w = np.ones(n) if shard.w is None else np.asarray(shard.w, dtype=np.float64)
-        held = held_out_rows(self.X, holdout)
+        held = held_out_rows(self.XT.T, holdout)
         # held-out rows keep their outputs up to date but weigh nothing in the fit
         self.w, self.w_held = np.where(held, 0.0, w), np.where(held, w, 0.0)
+        # the readout's sums unweighted where every weight is one: NumPy
+        # then forms the features' Gram by syrk, half the products of the
+        # weighted blocks (2.4 against 4.1 ms for 7,500 x 100)
+        self.readout_w = None if shard.w is None and not held.any() else self.w
         self.loss = LOSSES[loss]
         self.kappa = self.loss.curvature(self.Y.shape[1])
         # the squared error's residuals move linearly with the outputs
@@ -326,8 +331,8 @@ class _State:
 
     def gram(self, rows):
         """``sum_{rows} w x~ x~^T``, ``rows`` a boolean mask."""
-        X = self.X[rows]
-        return X.T @ weigh(X, self.w[rows])
+        XT = self.XT[:, rows]
+        return XT @ weigh(XT.T, self.w[rows])
 
     def residuals(self):
         """``R``, brought up to date on the rows whose outputs moved."""
@@ -381,7 +386,7 @@ def _commit(state, scale):
     moved (otherwise they are marked stale)."""
     j = state.j
     if not state.linear and unit_commit_logistic(
-            state.X, state.Z[:, j], state.A[:, j], state.F, state.R, state.Y, state.v,
+            state.XT, state.Z[:, j], state.A[:, j], state.F, state.R, state.Y, state.v,
             state.xs, scale, state.w, state.G[j]):
         return  # one logistic output, its residuals refreshed in the same pass
     # the kernel's R -= (a_new - a) v^T is F += (a_new - a) v^T with -v
@@ -390,7 +395,7 @@ def _commit(state, scale):
         z = state.Z[:, j]
         stale = (z > 0.0) | (z + scale * state.xs > 0.0)
         state.stale = stale if state.stale is None else state.stale | stale
-    if not unit_commit(state.X, state.Z[:, j], state.A[:, j], moved, v, state.xs,
+    if not unit_commit(state.XT, state.Z[:, j], state.A[:, j], moved, v, state.xs,
                        scale, state.w, state.G[j]):
         z = state.Z[:, j] + scale * state.xs
         was, now = state.Z[:, j] > 0.0, z > 0.0
@@ -408,13 +413,13 @@ def unit_system(shard, j, v, commit):
     if commit is not None:
         _commit(state, commit)
     R = state.residuals()
-    compiled = unit_rhs(state.X, state.Z[:, j], R, v, state.w)
+    compiled = unit_rhs(state.XT, state.Z[:, j], R, v, state.w)
     if compiled is not None:
         state.q, rhs = compiled
     else:
         state.q = R @ v
         q = np.where(state.Z[:, j] > 0.0, state.q, 0.0)
-        rhs = state.X.T @ (q * state.w)
+        rhs = state.XT @ (q * state.w)
     return state.G[j].copy(), rhs
 
 
@@ -426,11 +431,11 @@ def try_unit(shard, j, step, v):
     state = shard.unit_refit
     state.j, state.v = j, v
     z, a, vv = state.Z[:, j], state.A[:, j], state.kappa * float(v @ v)
-    compiled = unit_try(state.X, z, a, state.q, state.w, step, vv, _SCALES)
+    compiled = unit_try(state.XT, z, a, state.q, state.w, step, vv, _SCALES)
     if compiled is not None:
         state.xs, changes = compiled
         return (changes,)
-    state.xs = state.X @ step
+    state.xs = step @ state.XT
     # one row per scale: rows as the long axis is 6x faster than columns
     delta = np.maximum(z + _SCALES[:, None] * state.xs, 0.0) - a
     return ((delta * (0.5 * vv * delta - state.q)) @ state.w,)
@@ -448,14 +453,14 @@ def readout_sums(shard, commit, kappa):
     state = shard.unit_refit
     if commit is not None:
         _commit(state, commit)
-    return (augmented_gram(state.A, w=state.w),
-            cross_gram(state.A, _targets(state, kappa), state.w))
+    return (augmented_gram(state.A, w=state.readout_w),
+            cross_gram(state.A, _targets(state, kappa), state.readout_w))
 
 
 def readout_cross(shard, kappa):
     """``T^T diag(w) [A, 1]`` alone: the features have not moved."""
     state = shard.unit_refit
-    return (cross_gram(state.A, _targets(state, kappa), state.w),)
+    return (cross_gram(state.A, _targets(state, kappa), state.readout_w),)
 
 
 def end(shard):

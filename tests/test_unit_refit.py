@@ -89,7 +89,7 @@ def test_unit_step_minimises_the_loss_bound_with_the_active_rows_held(loss, k):
         q = state.residuals() @ v
 
         def held(s):  # the loss's quadratic bound in unit j's change, its active rows fixed
-            moved = np.where(active, state.X @ s, 0.0)
+            moved = np.where(active, s @ state.XT, 0.0)
             return (ones @ (-q * moved + 0.5 * refit.kappa * (v @ v) * moved ** 2)
                     + refit.c_in * np.sum((refit.theta[j] + s) ** 2))
 
@@ -136,7 +136,7 @@ def test_tried_changes_and_commits_match_forward_passes(loss, k):
         penalty = refit.c_in * (np.sum(theta ** 2) - np.sum(refit.theta ** 2))
         J = _objective(refit, theta, refit.W2, refit.b2, Xc, Y, ones)
         # the loss's quadratic bound by a forward pass: d = feature's change
-        d = np.maximum(state.X @ theta[j], 0.0) - np.maximum(z, 0.0)
+        d = np.maximum(theta[j] @ state.XT, 0.0) - np.maximum(z, 0.0)
         bound = ones @ (d * (0.5 * refit.kappa * (v @ v) * d - q))
         assert change == pytest.approx(bound, rel=1e-9, abs=1e-9)
         if loss == "squared_error":  # its own bound

@@ -199,13 +199,15 @@ def test_fused_kernel_equals_numpy_reference(activation, dtype):
     assert total == pytest.approx(total_ref, rel=tol)
 
 
+@pytest.mark.parametrize("biased", [False, True])
 @pytest.mark.parametrize("scaled", [False, True])
 @pytest.mark.parametrize("update", [False, True])
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation, update,
-                                                                      scaled):
+                                                                      scaled, biased):
     """Scaled multipliers: prox at (a + u, m - v), then u += a - h(z), v += z - m;
-    with unit scales, ``v`` multiplied by them first (and left so)."""
+    with unit scales, ``v`` multiplied by them first (and left so); with a
+    bias, ``m + bias`` in place of ``m`` and ``m`` itself untouched."""
     from admm_sklearn._kernels import HAVE_NUMBA, prox_pieces
 
     if not HAVE_NUMBA:
@@ -215,14 +217,17 @@ def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation
     rng = np.random.default_rng(5)
     u, v = rng.normal(size=a.shape) * 0.3, rng.normal(size=a.shape) * 0.3
     scale = rng.uniform(0.5, 2.0, size=a.shape[1]) if scaled else None
+    bias = rng.normal(size=a.shape[1]) if biased else None
+    m_read = m + (0.0 if bias is None else bias)
     v_scaled = v * (1.0 if scale is None else scale)
     h, pieces = ACTIVATIONS[activation]
     ref = np.empty_like(m)
-    total_ref = prox_hidden(a + u, m - v_scaled, 3.0, 0.5, pieces, out=ref)
+    total_ref = prox_hidden(a + u, m_read - v_scaled, 3.0, 0.5, pieces, out=ref)
     u_ref = u + (a - h(ref.copy())) if update else u.copy()
-    v_ref = v_scaled + (ref - m) if update else v_scaled
-    fused = np.empty_like(m)
-    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update, scale)
+    v_ref = v_scaled + (ref - m_read) if update else v_scaled
+    fused, m_before = np.empty_like(m), m.copy()
+    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update, scale, bias)
+    np.testing.assert_array_equal(m, m_before)
     np.testing.assert_allclose(fused, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
