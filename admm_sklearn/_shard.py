@@ -381,12 +381,15 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
             m = shard.m_input[rows]
             if scale is not None:
                 m *= scale
+        # layer 1's next target z_1 + v_1, formed by the prox as it writes them
+        zv = np.empty(shard.z[0][rows].shape, shard.dtype) if cross_by_block and shard.v else None
         block_penalty = _output_block(shard, layer, m, gamma, beta, activation,
-                                      update_multipliers, rows, scale, bias)
+                                      update_multipliers, rows, scale, bias, zv)
         penalty += block_penalty if w is None else _weighted_penalty(
             shard, layer, m, gamma, beta, activation, update_multipliers, rows)
         if cross_by_block:
-            cross += cross_gram(inputs, _target(shard, 1, 0.0, rows), _row_weights(shard, rows))
+            target = _target(shard, 1, 0.0, rows) if zv is None else zv
+            cross += cross_gram(inputs, target, _row_weights(shard, rows))
         elif sparse_cross:
             inputs.add_transpose_times(weigh(_target(shard, 1, 0.0, rows), _row_weights(
                 shard, rows)), cross_sums)
@@ -432,17 +435,18 @@ def _activation_block(shard, layer, ops, b_next, activation, target, rows, scale
 
 
 def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, rows,
-                  scale=None, bias=None):
+                  scale=None, bias=None, zv=None):
     """Eq. 7 on one block of rows of z_l, given ``m = W_l a_{l-1} + b_l`` there
     (``m + bias`` with ``bias``, which the compiled loop adds as it reads
     ``m``); returns the block's penalty (see :func:`update_hidden_layer`).
     ``scale``: the unit scales ``v_l`` is multiplied by first (see
-    :func:`_activation_block`)."""
+    :func:`_activation_block`). ``zv`` (with multipliers): filled with the
+    new ``z_l + v_l``, the layer's next target."""
     a, z = shard.a[layer - 1][rows], shard.z[layer - 1][rows]
     u = shard.u[layer - 1][rows] if shard.u else None
     v = shard.v[layer - 1][rows] if shard.u else None
     fused = prox_pieces(a, m, gamma, beta, activation, z, u, v, update_multipliers, scale,
-                        bias)
+                        bias, zv)
     if fused is not None:
         return fused
     if bias is not None:
@@ -457,6 +461,8 @@ def _output_block(shard, layer, m, gamma, beta, activation, update_multipliers, 
         u -= h(z)
         v += z
         v -= m
+    if zv is not None:
+        np.add(z, v, out=zv)
     return penalty
 
 

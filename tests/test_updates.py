@@ -207,7 +207,8 @@ def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation
                                                                       scaled, biased):
     """Scaled multipliers: prox at (a + u, m - v), then u += a - h(z), v += z - m;
     with unit scales, ``v`` multiplied by them first (and left so); with a
-    bias, ``m + bias`` in place of ``m`` and ``m`` itself untouched."""
+    bias, ``m + bias`` in place of ``m`` and ``m`` itself untouched; and the
+    next target ``z + v`` formed in the same pass."""
     from admm_sklearn._kernels import HAVE_NUMBA, prox_pieces
 
     if not HAVE_NUMBA:
@@ -225,9 +226,10 @@ def test_fused_kernel_with_multipliers_equals_shifted_numpy_reference(activation
     total_ref = prox_hidden(a + u, m_read - v_scaled, 3.0, 0.5, pieces, out=ref)
     u_ref = u + (a - h(ref.copy())) if update else u.copy()
     v_ref = v_scaled + (ref - m_read) if update else v_scaled
-    fused, m_before = np.empty_like(m), m.copy()
-    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update, scale, bias)
+    fused, m_before, zv = np.empty_like(m), m.copy(), np.empty_like(m)
+    total = prox_pieces(a, m, 3.0, 0.5, activation, fused, u, v, update, scale, bias, zv)
     np.testing.assert_array_equal(m, m_before)
+    np.testing.assert_array_equal(zv, fused + v)  # the next target, as stored
     np.testing.assert_allclose(fused, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)

@@ -1,6 +1,6 @@
 """One node, shared memory: shards updated in place by threads."""
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 import numpy as np
@@ -62,8 +62,9 @@ class JoblibBackend(Backend):
     def running(self):
         # Threads whatever parallel_config's backend says: the passes mutate
         # shards in place, which processes could not.
+        # the calling thread runs one shard itself (see map)
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(
-            max_workers=len(self.shards), thread_name_prefix="admm-shard"
+            max_workers=max(1, len(self.shards) - 1), thread_name_prefix="admm-shard"
         ) as pool:
             self._pool = pool
             try:
@@ -78,5 +79,11 @@ class JoblibBackend(Backend):
         small = sum(s.n_samples for s in self.shards) < _MIN_PARALLEL_ROWS
         if self._pool is None or len(self.shards) == 1 or small or getattr(fn, "cheap", False):
             return [fn(shard, *args) for shard in self.shards]
-        futures = [self._pool.submit(fn, shard, *args) for shard in self.shards]
-        return [f.result() for f in futures]
+        # the first shard in the calling thread, which would otherwise only
+        # wait: one hand-off a pass fewer (a sweep makes two or more passes)
+        futures = [self._pool.submit(fn, shard, *args) for shard in self.shards[1:]]
+        try:
+            first = fn(self.shards[0], *args)
+        finally:  # no shard is still being updated when an error propagates
+            wait(futures)
+        return [first] + [f.result() for f in futures]
