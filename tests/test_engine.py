@@ -347,3 +347,34 @@ def test_balanced_sweep_is_a_plain_sweep_from_the_explicitly_rescaled_state(hidd
 def test_balancing_is_off_for_activations_that_are_not_positively_homogeneous():
     assert not ADMMSolver((3, 4, 1), "hard_sigmoid", balance=True).balance
     assert ADMMSolver((3, 4, 1), "relu", balance=True).balance
+
+
+def test_joblib_passes_return_in_shard_order_and_finish_before_an_error():
+    """Above the threads' row threshold the calling thread runs the first
+    shard and a pool the others: results come back in shard order, and a
+    pass that fails on one shard propagates only once every shard's call
+    has ended (the fit then releases the shards under no running pass)."""
+    import threading
+    import time
+
+    X, Y = _data(n=6000, d=3, k=1)
+    backend = JoblibBackend(n_jobs=3)
+    backend.scatter(X, Y, np.float64)
+    finished = []
+
+    def offsets(shard):
+        return (np.array([shard.offset]),)
+
+    def fail_first(shard):
+        if shard.offset == 0:
+            raise ValueError("first shard")
+        time.sleep(0.05)
+        finished.append(threading.current_thread().name)
+        return (np.zeros(1),)
+
+    with backend.running():
+        parts = backend.map(offsets)
+        with pytest.raises(ValueError, match="first shard"):
+            backend.map(fail_first)
+        assert len(finished) == 2  # both other shards ended before the raise
+    assert [int(p[0][0]) for p in parts] == [0, 2000, 4000]
