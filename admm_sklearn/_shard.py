@@ -382,7 +382,7 @@ def update_hidden_layer(shard, layer, ops, b_next, Wt, b, gamma, beta, activatio
             if scale is not None:
                 m *= scale
         # layer 1's next target z_1 + v_1, formed by the prox as it writes them
-        zv = np.empty(shard.z[0][rows].shape, shard.dtype) if cross_by_block and shard.v else None
+        zv = np.empty_like(z[rows]) if cross_by_block and shard.v else None
         block_penalty = _output_block(shard, layer, m, gamma, beta, activation,
                                       update_multipliers, rows, scale, bias, zv)
         penalty += block_penalty if w is None else _weighted_penalty(

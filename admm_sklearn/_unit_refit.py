@@ -293,8 +293,8 @@ def bound_output(backend, shard_passes, commit, kappa, c, n_steps):
 class _State:
     """A shard's arrays for the passes, float64: ``XT`` the standardised
     inputs with a column of ones, transposed (one row per input: the
-    passes' loops run along the samples, which vectorises), ``Z`` the pre-activations (columns
-    contiguous, one per unit), ``A = relu(Z)``, ``R`` the residuals (minus
+    passes' loops run along the samples, which vectorises), ``Z`` the
+    pre-activations (columns contiguous, one per unit), ``A = relu(Z)``, ``R`` the residuals (minus
     the loss's gradient; ``stale`` marks the rows still to bring up to
     date), ``F`` the outputs (``None`` for the squared error, where ``R = Y
     - F`` is kept up to date instead), ``w`` the sample weights of the
@@ -307,9 +307,9 @@ class _State:
         self.XT = np.empty((d + 1, n))
         x = shard.x
         if isinstance(x, CenteredSparse):
-            # deliberate: the passes read rows of a dense float64 copy, and
-            # applies() admits at most MAX_INPUTS columns not mostly zeros,
-            # so this copy is no larger than a dense input's
+            # deliberate: the passes read a dense float64 copy (transposed,
+            # below), and applies() admits at most MAX_INPUTS columns not
+            # mostly zeros, so this copy is no larger than a dense input's
             x = x.X.toarray() - x.shift
         self.XT[:-1] = (x * D + offset).T
         self.XT[-1] = 1.0
