@@ -423,25 +423,29 @@ def _row_dot(A, i, x):
     return total
 
 
+def _rhs_row(R, v, z, w, q, s, i, one):
+    # row i of _unit_rhs_loop: q_i = R_i v, then s_i = w_i q_i [z_i > 0]
+    qi = R[i, 0] * v[0] if one else _row_dot(R, i, v)
+    q[i] = qi
+    s[i] = qi * w[i] * np.float64(z[i] > 0.0)
+
+
 def _unit_rhs_loop(XT, z, R, v, w, q, rhs):
     # q = R v, rhs = sum over active rows (z > 0) of w q x, with XT = X^T:
     # the rows' weights first, the activity a 0/1 factor and not a branch (a
     # unit is on or off at random across rows: mispredicted, the branch
-    # cost 2.5x the loop), then one dot product per input along the rows
-    # (one output, the regressor's usual case, in a loop of its own: the
-    # inner dot product of length one kept the loop scalar)
+    # cost 2.5x the loop), then one dot product per input along the rows.
+    # One output (``one``, a constant in its own loop: the regressor's usual
+    # case) has a loop of its own, which the inner dot product of length
+    # one kept scalar.
     n = XT.shape[1]
     s = np.empty(n)
     if R.shape[1] == 1:
         for i in range(n):
-            qi = R[i, 0] * v[0]
-            q[i] = qi
-            s[i] = qi * w[i] * np.float64(z[i] > 0.0)
+            _rhs_row(R, v, z, w, q, s, i, True)
     else:
         for i in range(n):
-            qi = _row_dot(R, i, v)
-            q[i] = qi
-            s[i] = qi * w[i] * np.float64(z[i] > 0.0)
+            _rhs_row(R, v, z, w, q, s, i, False)
     for c in range(XT.shape[0]):
         total = 0.0
         for i in range(n):
@@ -628,6 +632,7 @@ if njit is not None:
     _newton_accept_compiled = _jit(_newton_accept_loop)
     _transpose_accumulate_compiled = _jit(_transpose_accumulate_loop)
     _row_dot = _inline(_row_dot)
+    _rhs_row = _inline(_rhs_row)
     _unit_rhs_compiled = _jit(_unit_rhs_loop)
     _unit_try_compiled = _jit(_unit_try_loop)
     _flip_gram = _jit(_flip_gram)
