@@ -98,8 +98,10 @@ class InputCoordinates:
 
     def cross(self, cross):
         """``z [x'; 1]^T`` from ``z [x; 1]^T``, in ``O(k d)``, in float64."""
-        out = np.array(cross, dtype=np.float64)
-        out[:, :-1] = cross[:, :-1] * self.D + cross[:, -1:] * self.c
+        out = np.empty(cross.shape)
+        weights = np.multiply(cross[:, :-1], self.D, out=out[:, :-1])
+        weights += np.multiply.outer(cross[:, -1], self.c)
+        out[:, -1] = cross[:, -1]
         return out
 
     def gram(self, gram):
@@ -146,10 +148,10 @@ class _InputSolve:
         self.backend, self.coordinates = backend, coordinates
         self.ridge_factor = float(ridge_factor)
 
-    def ridge_term(self, W, b):
-        """``ridge_factor ||W'||^2`` of raw-input weights (``W'`` on ``x'``):
-        the layer's ridge in the objective, per unit of the engine's ridge."""
-        squares, _ = self.coordinates.standard_norms(W, b)
+    def ridge_term(self, squares):
+        """``ridge_factor ||W'||^2`` (``W'``: the weights on ``x'``) from the
+        per-unit ``squares`` of :meth:`InputCoordinates.standard_norms`: the
+        layer's ridge in the objective, per unit of the engine's ridge."""
         return self.ridge_factor * float(squares.sum())
 
 
