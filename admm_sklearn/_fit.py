@@ -40,16 +40,22 @@ class _Fit:
     fit does not start from the previous one whatever ``warm_start`` says
     (a stage whose lower layers were fitted anew), though it still keeps
     its state for the next. ``max_iter``: this fit's sweeps, if not the
-    estimator's.
+    estimator's. ``output_used=False``: the caller keeps only the hidden
+    layer of the network returned (a layer-wise stage below the last), so
+    its output layer is not refitted after the sweeps unless the unit
+    passes, which start from that refit, run (on a separable multiclass set
+    the refit's Newton steps take hundreds of Hessian products: a tenth of
+    digits' fit at (100, 100)).
     """
 
     def __init__(self, est, hidden, dtype, backend, targets, frozen=(), sweep_offset=0,
-                 resume_allowed=True, max_iter=None):
+                 resume_allowed=True, max_iter=None, output_used=True):
         self.est, self.hidden, self.dtype = est, hidden, dtype
         self.backend, self.targets = backend, targets
         self.frozen, self.sweep_offset = list(frozen), sweep_offset
         self.resume_allowed = bool(est.warm_start and resume_allowed)
         self.max_iter = est.max_iter if max_iter is None else max_iter
+        self.output_used = output_used
         self.stop_on_training_loss = est.tol is not None
         # the inputs that vary (_constant_inputs; None: all), set per _train
         self.keep, self.n_features = None, None
@@ -214,7 +220,10 @@ class _Fit:
                     solver.initialize(backend, est.init if start is None else "forward", seed,
                                       start, est.init_scale)
                 n_sweeps = max_iter - (0 if resume is not None else len(history["objective"]))
-                converged, weights, best = self._sweeps(solver, n_sweeps, history, validation)
+                refit = self.output_used or unit_refit_applies(
+                    solver, est.unit_refit_passes, self.frozen)
+                converged, weights, best = self._sweeps(solver, n_sweeps, history, validation,
+                                                        refit)
                 if weights is not None:
                     weights = self._refine_units(solver, weights)
         except BaseException:
@@ -304,14 +313,14 @@ class _Fit:
             backend.release()
         return weights
 
-    def _sweeps(self, solver, n_sweeps, history, validation):
+    def _sweeps(self, solver, n_sweeps, history, validation, refit=True):
         """Up to ``n_sweeps`` sweeps on the scattered shards, recorded in
         ``history``; returns ``(converged, weights, best)``. Without
-        ``validation``: the last network (output layer refitted) and
-        ``best=None``. With the held-out rows ``validation = (X, Y, w)``:
-        ``weights=None`` and ``best = (sweep, score)`` of the check with the
-        lowest validation loss (sweeps counted in ``history``), or ``None``
-        if no check ran.
+        ``validation``: the last network (output layer refitted, unless
+        ``refit`` is off) and ``best=None``. With the held-out rows
+        ``validation = (X, Y, w)``: ``weights=None`` and ``best = (sweep,
+        score)`` of the check with the lowest validation loss (sweeps
+        counted in ``history``), or ``None`` if no check ran.
 
         After the warm-up, the network the fit would return (output layer
         refitted) is scored by its loss, on the held-out rows with
@@ -368,7 +377,7 @@ class _Fit:
                 break
         if validation is not None:
             return converged, None, best
-        return converged, self._refit(solver, solver.weights), None
+        return converged, self._refit(solver, solver.weights) if refit else solver.weights, None
 
     def _check(self, solver, output, validation, passes):
         """``(output_layer, score, loss)`` of one check of the stopping rule:

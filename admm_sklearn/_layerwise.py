@@ -73,7 +73,8 @@ def fit_layerwise(est, X, y, sample_weight, hidden, dtype, backend, targets):
         else:
             max_iter = est.max_iter if k == 0 else max(1, int(est.max_iter * UPPER_STAGE_SWEEPS))
             stage = _Fit(est, (width,), dtype, backend, targets, frozen=frozen,
-                         sweep_offset=sweeps, resume_allowed=continuing, max_iter=max_iter)
+                         sweep_offset=sweeps, resume_allowed=continuing, max_iter=max_iter,
+                         output_used=last)
             result = stage.run(features, y, sample_weight, seed=seed + k)
             results.append(result)
             sweeps += result["n_iter_"]
