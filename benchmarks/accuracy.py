@@ -11,13 +11,15 @@ MLPClassifier (adam, lbfgs) and logistic regression, same splits.
     python benchmarks/accuracy.py --regression --real     # ... on real regression data
 
 Each (dataset, seed) is a 75/25 stratified split (seeded), features
-standardised on the training part. Prints mean test and training accuracy
-per model and dataset (an optimisation gap and a generalisation gap look
-different there), mean fit time, and writes every fit to JSON. With
-``--curves``, the first seed of each dataset also runs one more fit of every
-model scored ten times as it goes (:func:`admm_sklearn._compare.accuracy_curve`,
-to the model's own ``max_iter``); the table then gives each model's time to
-come within one point of MLPClassifier (adam)'s final accuracy on that split.
+standardised on the training part; one small untimed fit of each estimator
+first loads the compiled kernels (:func:`warm_up`). Prints mean test and
+training accuracy per model and dataset (an optimisation gap and a
+generalisation gap look different there), mean fit time, and writes every fit
+to JSON. With ``--curves``, the first seed of each dataset also runs one more
+fit of every model scored ten times as it goes
+(:func:`admm_sklearn._compare.accuracy_curve`, to the model's own
+``max_iter``); the table then gives each model's time to come within one point
+of MLPClassifier (adam)'s final accuracy on that split.
 
 ``--regression``: ADMMRegressor against MLPRegressor (adam, lbfgs; adam
 also on a standardised target, ``TransformedTargetRegressor``, as a careful
@@ -286,9 +288,23 @@ def machine():
             "admm_sklearn": admm_sklearn.__version__}
 
 
+def warm_up():
+    """One small untimed fit of each estimator, so that no timed fit pays a
+    process's one-time loading of the compiled kernels (numba's cache and
+    typing context: 0.3-0.5 s, which doubled the first small fit of a table
+    before this warm-up: breast cancer at (100, 100), seed 0, 2.0 s against
+    1.05 and 1.20 s for seeds 1 and 2)."""
+    X, y = skd.make_classification(300, 10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ADMMClassifier(max_iter=40, random_state=0).fit(X, y)
+        ADMMRegressor(max_iter=40, random_state=0).fit(X, y.astype(float))
+
+
 def run(datasets, seeds, hidden, candidates, out, baselines=True, curves=False):
     rows, where = [], machine()
     print("measured on " + ", ".join(f"{k} {v}" for k, v in where.items()), flush=True)
+    warm_up()
     for name in datasets:
         data = load(name)
         if data is None:
