@@ -39,7 +39,7 @@ class GramFactor:
     """
 
     def __init__(self, gram, ridge):
-        gram = np.array(gram, dtype=np.float64)
+        gram = np.array(gram, dtype=np.float64, order="C")  # diagonal() needs C order
         d = gram.shape[0]
         self._cholesky = self._pinv = None
         if ridge > 0:

@@ -6,7 +6,7 @@ import pytest
 from admm_sklearn._activations import ACTIVATIONS
 from admm_sklearn._losses import prox_hinge
 from admm_sklearn._updates import (activation_direct, activation_operator,
-                                   conjugate_gradients, prox_hidden,
+                                   conjugate_gradients, diagonal, prox_hidden,
                                    solve_weights)
 
 def _grid_min(f, *centres):
@@ -106,6 +106,26 @@ def test_weight_update_with_ridge_matches_augmented_least_squares():
     rhs = np.vstack([Z, np.zeros((5, 2))])
     ref = np.linalg.lstsq(stacked, rhs, rcond=None)[0].T
     np.testing.assert_allclose(np.column_stack([W, b]), ref, rtol=1e-9, atol=1e-11)
+
+
+def test_diagonal_view_writes_through_and_refuses_other_layouts():
+    M = np.arange(9.0).reshape(3, 3)
+    diagonal(M)[:-1] += 10.0
+    np.testing.assert_array_equal(np.diag(M), [10.0, 14.0, 8.0])
+    np.testing.assert_array_equal(M - np.diag(np.diag(M)),
+                                  np.arange(9.0).reshape(3, 3) * (1 - np.eye(3)))
+    with pytest.raises(ValueError, match="C-ordered"):
+        diagonal(np.asfortranarray(M))
+
+
+def test_weight_update_is_the_same_from_a_fortran_ordered_gram():
+    rng = np.random.default_rng(5)
+    A1 = np.hstack([rng.normal(size=(40, 4)), np.ones((40, 1))])
+    za, gram = rng.normal(size=(2, 40)) @ A1, A1.T @ A1
+    W, b = solve_weights(za, gram, ridge=0.5)
+    W_f, b_f = solve_weights(za, np.asfortranarray(gram), ridge=0.5)
+    np.testing.assert_allclose(W_f, W, rtol=1e-12)
+    np.testing.assert_allclose(b_f, b, rtol=1e-12)
 
 
 @pytest.mark.parametrize("d,d_next", [(6, 2), (3, 5), (4, 4)])
