@@ -417,7 +417,7 @@ class ADMMSolver:
             (gram,) = backend.map_sum(_shard.start_polish, transposed, self.activation,
                                       refit == self._refit_admm)
             del transposed
-            if not np.all(np.isfinite(gram)):
+            if not _all_finite(gram):
                 self.diverged()
             if refits:
                 W, b = refit(backend, gram, W, b, n_sweeps, tol, self.ridge())
@@ -434,7 +434,7 @@ class ADMMSolver:
         factor = GramFactor(gram, ridge)
         for _ in range(n_sweeps):
             _, cross = backend.map_sum(_shard.polish_step, W, b, self.beta)
-            if not np.all(np.isfinite(cross)):
+            if not _all_finite(cross):
                 self.diverged()
             W, b = solve_weights(cross, None, ridge, factor=factor)
         return W, b
@@ -448,7 +448,7 @@ class ADMMSolver:
         pass budget are not needed).
         """
         (cross,) = backend.map_sum(_shard.targets_cross)
-        if not np.all(np.isfinite(cross)):
+        if not _all_finite(cross):
             self.diverged()
         return solve_weights(cross, gram, 2.0 * self.beta * ridge)
 
@@ -488,7 +488,7 @@ class ADMMSolver:
             loss, cross = backend.map_sum(_shard.logistic_refit_step, V[:, :-1], V[:, -1])
             grad = cross + 2.0 * c * ridge_mask * V  # a fresh array from the reduction
             value = loss[0] + c * float(np.vdot(V[:, :-1], V[:, :-1]))
-            if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            if not (np.isfinite(value) and _all_finite(grad)):
                 self.diverged()
             return value, grad, loss[0]
 

@@ -18,6 +18,23 @@ except ImportError:  # pragma: no cover
     njit = None
 
 
+def _prox_point(a, m, bias, u, v, scale, i, j, shifted, no_shift):
+    # Where the prox of entry (i, j) is taken, shared by the prox loops:
+    # ``(a', m + bias, m', v')`` with, under scaled multipliers (``shifted``),
+    # a' = a + u, v' = v times the unit's scale and m' = m + bias - v';
+    # otherwise a' = a, m' = m + bias and v' = ``no_shift`` (a zero in v's
+    # dtype).
+    ai = a[i, j]
+    mb = m[i, j] + bias[j]
+    mi = mb
+    vij = no_shift
+    if shifted:
+        ai += u[i, j]
+        vij = v[i, j] * scale[j]
+        mi -= vij
+    return ai, mb, mi, vij
+
+
 def _prox_pieces_loop(a, m, bias, u, v, gamma, beta, pieces, update, scale, scaled, out, zv):
     # Same rule as _updates.prox_hidden: the clipped stationary point of each
     # linear piece is a candidate, the lowest value wins, ties to the first.
@@ -40,14 +57,7 @@ def _prox_pieces_loop(a, m, bias, u, v, gamma, beta, pieces, update, scale, scal
     n_rows, n_cols = m.shape
     for i in range(n_rows):
         for j in range(n_cols):
-            ai = a[i, j]
-            mb = m[i, j] + bias[j]
-            mi = mb
-            vij = no_shift
-            if shifted:
-                ai += u[i, j]
-                vij = v[i, j] * scale[j]
-                mi -= vij
+            ai, mb, mi, vij = _prox_point(a, m, bias, u, v, scale, i, j, shifted, no_shift)
             best = np.inf
             arg = 0.0
             h = 0.0
@@ -92,14 +102,7 @@ def _prox_relu_row(a, m, bias, u, v, scale, out, zv, i, gamma, beta, shifted, up
     zero = gamma - gamma
     row = zero
     for j in range(m.shape[1]):
-        ai = a[i, j]
-        mb = m[i, j] + bias[j]
-        mi = mb
-        vij = zero
-        if shifted:
-            ai += u[i, j]
-            vij = v[i, j] * scale[j]
-            mi -= vij
+        ai, mb, mi, vij = _prox_point(a, m, bias, u, v, scale, i, j, shifted, zero)
         p = w_a * ai + w_m * mi
         pos_val = c * (ai - mi) * (ai - mi)
         mp = max(mi, zero)
@@ -497,7 +500,7 @@ def _flip_gram(XT, i, sign, G):
             G[r, c] += xr * XT[c, i]
 
 
-def _commit_row(XT, z, a, R, v, xs, scale, f, y, i, flipped, one):
+def _commit_row(z, a, R, v, xs, scale, f, y, i, flipped, one):
     # row i of _unit_commit_loop; marks in ``flipped`` whether it flips
     zi = z[i] + scale * xs[i]
     flipped[i] = (zi > 0.0) != (z[i] > 0.0)
@@ -530,10 +533,10 @@ def _unit_commit_loop(XT, z, a, R, v, xs, scale, w, G, f, y):
     flipped = np.empty(z.shape[0], dtype=np.bool_)
     if R.shape[1] == 1 and f.shape[0] == 0:
         for i in range(z.shape[0]):
-            _commit_row(XT, z, a, R, v, xs, scale, f, y, i, flipped, True)
+            _commit_row(z, a, R, v, xs, scale, f, y, i, flipped, True)
     else:
         for i in range(z.shape[0]):
-            _commit_row(XT, z, a, R, v, xs, scale, f, y, i, flipped, False)
+            _commit_row(z, a, R, v, xs, scale, f, y, i, flipped, False)
     for i in range(z.shape[0]):
         if flipped[i]:
             _flip_gram(XT, i, w[i] if z[i] > 0.0 else -w[i], G)
@@ -616,6 +619,7 @@ if njit is not None:
     # row in argument passing (shifting 7,500 one-column rows: 135 us
     # against 2 inlined)
     _inline = njit(cache=True, nogil=True, fastmath={"reassoc", "contract"}, inline="always")
+    _prox_point = _inline(_prox_point)
     _prox_pieces_compiled = _jit(_prox_pieces_loop)
     _prox_relu_row = _inline(_prox_relu_row)
     _prox_relu_compiled = _jit(_prox_relu_loop)
