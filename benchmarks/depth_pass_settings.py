@@ -99,6 +99,8 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--hidden", default="100,100")
     parser.add_argument("--variants", default="main,upper,upper first 1")
+    parser.add_argument("--unit-refit-passes", type=int, default=None,
+                        help="the estimators' unit_refit_passes (default: theirs)")
     parser.add_argument("--json", default="benchmarks/results/depth_pass_settings.json")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -116,8 +118,10 @@ def main():
                 SETTINGS.update(upper=words[0] == "upper",
                                 first=float(words[2]) if len(words) > 2 else None)
                 start = time.perf_counter()
-                model = ADMMClassifier(hidden_layer_sizes=hidden,
-                                       random_state=seed).fit(X_tr, y_tr)
+                passes = ({} if args.unit_refit_passes is None
+                          else {"unit_refit_passes": args.unit_refit_passes})
+                model = ADMMClassifier(hidden_layer_sizes=hidden, random_state=seed,
+                                       **passes).fit(X_tr, y_tr)
                 row = {"dataset": name, "seed": seed, "variant": variant,
                        "test": model.score(X_te, y_te), "train": model.score(X_tr, y_tr),
                        "seconds": time.perf_counter() - start,
