@@ -9,8 +9,9 @@ Variants (``--variants``, comma-separated):
   network's own ridge (``beta`` times the solver's), skipped where the
   stage misclassifies under 1% of its training rows, and kept only where
   they raise its training accuracy;
-* ``upper first R``: the same, and the first stage's passes on all rows
-  (none held out) with ``LOG_LOSS_RIDGE`` ``R``.
+* ``first R``: the first stage's passes on all rows (none held out) with
+  ``LOG_LOSS_RIDGE`` ``R``; ``upper first R`` both (other words in a
+  variant's name are ignored: ``plain first 0.3`` is ``first 0.3``).
 
 Prints test (training) accuracy per fit and the means, writes JSON::
 
@@ -115,8 +116,9 @@ def main():
             for variant in variants:
                 words = variant.split()
                 SETTINGS.clear()
-                SETTINGS.update(upper=words[0] == "upper",
-                                first=float(words[2]) if len(words) > 2 else None)
+                SETTINGS.update(upper="upper" in words,
+                                first=(float(words[words.index("first") + 1])
+                                       if "first" in words else None))
                 start = time.perf_counter()
                 passes = ({} if args.unit_refit_passes is None
                           else {"unit_refit_passes": args.unit_refit_passes})
