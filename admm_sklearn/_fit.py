@@ -59,7 +59,7 @@ class _Fit:
         self.stop_on_training_loss = est.tol is not None
         # the inputs that vary (_constant_inputs; None: all), set per _train
         self.keep, self.n_features = None, None
-        self.n_unit_refit_passes = 0  # set by _refine_units
+        self.n_unit_refit_passes = 0  # set per _train, counted by _refine_units
 
     def _input_moments(self, X):
         """``(shift, n_rows)``: the column means of the training inputs over
@@ -220,12 +220,13 @@ class _Fit:
                     solver.initialize(backend, est.init if start is None else "forward", seed,
                                       start, est.init_scale)
                 n_sweeps = max_iter - (0 if resume is not None else len(history["objective"]))
-                refit = self.output_used or unit_refit_applies(
-                    solver, est.unit_refit_passes, self.frozen)
+                passes = unit_refit_applies(solver, est.unit_refit_passes, self.frozen)
                 converged, weights, best = self._sweeps(solver, n_sweeps, history, validation,
-                                                        refit)
+                                                        self.output_used or passes)
                 if weights is not None:
-                    weights = self._refine_units(solver, weights)
+                    self.n_unit_refit_passes = 0
+                    if passes:
+                        weights = self._refine_units(solver, weights)
         except BaseException:
             backend.release()  # the shards' memory, on a cluster too
             raise
@@ -233,14 +234,10 @@ class _Fit:
 
     def _refine_units(self, solver, weights):
         """``weights`` after the first layer's unit passes
-        (:mod:`~admm_sklearn._unit_refit`), where they apply; their number
-        is kept for ``n_unit_refit_passes_``."""
-        max_passes = self.est.unit_refit_passes
-        self.n_unit_refit_passes = 0
-        if not unit_refit_applies(solver, max_passes, self.frozen):
-            return weights
+        (:mod:`~admm_sklearn._unit_refit`; the caller has checked that they
+        apply); their number is kept for ``n_unit_refit_passes_``."""
         refit = UnitRefit(solver, self.backend, weights)
-        weights = refit.run(max_passes)
+        weights = refit.run(self.est.unit_refit_passes)
         self.n_unit_refit_passes = refit.n_passes
         return weights
 
