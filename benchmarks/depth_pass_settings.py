@@ -79,9 +79,7 @@ def _patch():
             if SETTINGS.get("first") is None:
                 return refine(self, solver, weights)
             return _with(ALL_ROWS, SETTINGS["first"], lambda: refine(self, solver, weights))
-        self.n_unit_refit_passes = 0
-        if not SETTINGS.get("upper"):
-            return weights
+        # an upper stage: patched_applies let it in only with "upper"
         before = _training_accuracy(self.backend, weights)
         if 1.0 - before < MIN_TRAINING_ERROR:
             return weights

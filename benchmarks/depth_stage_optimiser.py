@@ -4,12 +4,12 @@ features: the features, the start, or the optimiser?
 For each seed: a (100,) first layer fitted by MLPClassifier (adam) and by
 ADMMClassifier (defaults) on the standardised inputs; on its features
 ``relu(X W_1 + b_1)`` (one scale, as the layer-wise fit gives its upper
-stages) a second stage of 100 units fitted by
+stages) a second stage of 100 units. Every ADMM fit on the features is
+solved as the layer-wise fit solves an upper stage (one scale for all its
+inputs, no fan-in ridge); the first layers are fitted as the package fits
+them. The second stages:
 
 * ``logistic``: LogisticRegression on the features (no hidden layer);
-Every ADMM fit on the features is solved as the layer-wise fit solves an
-upper stage (one scale for all its inputs, no fan-in ridge).
-
 * ``admm``: ADMMClassifier, 400 sweeps (an upper stage's budget), no unit
   passes (an upper stage has none);
 * ``passes from k``: the unit passes (exact block steps on the log-loss's
@@ -28,6 +28,7 @@ Prints test (training) accuracy and writes them as JSON::
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import warnings
@@ -45,20 +46,16 @@ import admm_sklearn._unit_refit as _unit_refit  # noqa: E402
 from admm_sklearn import ADMMClassifier  # noqa: E402
 
 
-def _lift_pass_limits():
-    """The unit passes on any one-hidden-layer ReLU fit, on all rows, with
-    the network's whole ridge (this probe only)."""
-    _fit.unit_refit_applies = (lambda solver, n_passes, frozen: n_passes > 0
-                               and solver.n_layers == 2)
-    _unit_refit.HOLDOUT = {"squared_error": 0.0, "log_loss": 0.0}
-    _unit_refit.LOG_LOSS_RIDGE = 1.0
-
-
-def _as_upper_stage():
-    """Every ADMM fit on the features solved as a layer-wise fit's upper
-    stage is: one scale for all its inputs and no fan-in ridge
-    (``_Fit._new_solver`` with layers below it)."""
-    new_solver = _fit._Fit._new_solver
+@contextlib.contextmanager
+def _second_stage():
+    """Within it, every ADMM fit is solved as a layer-wise fit's upper stage
+    is (one scale for all its inputs, no fan-in ridge: ``_Fit._new_solver``
+    with layers below it), and its unit passes, where asked for, run on any
+    one-hidden-layer fit, on all rows, with ``LOG_LOSS_RIDGE`` 1. The first
+    layers are fitted outside it, as the package fits them."""
+    kept = (_fit._Fit._new_solver, _fit.unit_refit_applies, _unit_refit.HOLDOUT,
+            _unit_refit.LOG_LOSS_RIDGE)
+    new_solver = kept[0]
 
     def upper(self, sizes):
         frozen, self.frozen = self.frozen, [None]
@@ -68,6 +65,15 @@ def _as_upper_stage():
             self.frozen = frozen
 
     _fit._Fit._new_solver = upper
+    _fit.unit_refit_applies = (lambda solver, n_passes, frozen: n_passes > 0
+                               and solver.n_layers == 2)
+    _unit_refit.HOLDOUT = {"squared_error": 0.0, "log_loss": 0.0}
+    _unit_refit.LOG_LOSS_RIDGE = 1.0
+    try:
+        yield
+    finally:
+        (_fit._Fit._new_solver, _fit.unit_refit_applies, _unit_refit.HOLDOUT,
+         _unit_refit.LOG_LOSS_RIDGE) = kept
 
 
 def _lbfgs_from(stage, F_tr, y_tr):
@@ -103,14 +109,11 @@ def main():
     parser.add_argument("--json", default="benchmarks/results/depth_stage_optimiser.json")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    _lift_pass_limits()
-    new_solver = _fit._Fit._new_solver
     rows = []
     for name in args.datasets.split(","):
         X, y = load(name)
         for seed in range(args.seeds):
             X_tr, X_te, y_tr, y_te = standardised_split(X, y, seed)
-            _fit._Fit._new_solver = new_solver  # the first layer: as the package
             first = {"mlp": MLPClassifier(random_state=seed).fit(X_tr, y_tr),
                      "admm": ADMMClassifier(random_state=seed).fit(X_tr, y_tr)}
             for source, layer in first.items():
@@ -118,8 +121,9 @@ def main():
                               for Z in (X_tr, X_te))
                 scale = np.sqrt(np.mean(np.sum(F_tr ** 2, axis=1)) / F_tr.shape[1])
                 F_tr, F_te = F_tr / scale, F_te / scale
-                _as_upper_stage()
-                for stage, model in second_stages(F_tr, y_tr, seed).items():
+                with _second_stage():
+                    stages = second_stages(F_tr, y_tr, seed)
+                for stage, model in stages.items():
                     row = {"dataset": name, "seed": seed, "first_layer": source,
                            "second_stage": stage, "test": model.score(F_te, y_te),
                            "train": model.score(F_tr, y_tr)}
