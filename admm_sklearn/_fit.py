@@ -236,7 +236,7 @@ class _Fit:
         """``weights`` after the first layer's unit passes
         (:mod:`~admm_sklearn._unit_refit`; the caller has checked that they
         apply); their number is kept for ``n_unit_refit_passes_``."""
-        refit = UnitRefit(solver, self.backend, weights)
+        refit = UnitRefit(solver, self.backend, weights, features_only=not self.output_used)
         weights = refit.run(self.est.unit_refit_passes)
         self.n_unit_refit_passes = refit.n_passes
         return weights

@@ -111,6 +111,15 @@ OUTPUT_STEPS = 3
 #: layer, ``docs/what_we_tried.rst``, "Depth"). The squared error uses the
 #: network's.
 LOG_LOSS_RIDGE = 0.1
+#: ... in the first stage of a layer-wise deep fit, whose output layer is
+#: dropped and whose hidden layer becomes the fixed features of the stages
+#: above: those stages fit the labels again on all rows, so a feature the
+#: passes bent to single rows is fitted twice. Three times the ridge, with
+#: the held-out tenth kept, measured at (100, 100) and (100, 50), three
+#: seeds: parity +0.8 / +0.9 points, moons +0.6 / +0.8, a checkerboard +2.9
+#: / +3.3, satimage +0.1 / +0.3, spirals -0.7 / -0.7, radial bands -0.2 /
+#: +0.1, in fewer passes (``docs/what_we_tried.rst``, "Depth", 12.29).
+FEATURE_STAGE_LOG_LOSS_RIDGE = 0.3
 
 
 def applies(solver, n_passes, frozen):
@@ -137,10 +146,13 @@ class UnitRefit:
     """The passes of one refit; :meth:`run` does them all.
 
     ``weights``: the network after the sweeps and the output refit, as the
-    solver's weights (layer 1 on the shards' centred inputs).
+    solver's weights (layer 1 on the shards' centred inputs);
+    ``features_only``: only the hidden layer of the result is kept (a
+    layer-wise fit's first stage), which the log-loss's passes fit under
+    ``FEATURE_STAGE_LOG_LOSS_RIDGE``.
     """
 
-    def __init__(self, solver, backend, weights):
+    def __init__(self, solver, backend, weights, features_only=False):
         self.backend = backend
         self.loss = solver.loss
         self.coordinates = solver.input_coordinates
@@ -149,7 +161,8 @@ class UnitRefit:
         # exact, and every step scale is measured by one cheap reduction
         self.exact = solver.loss == "squared_error"
         self.holdout = HOLDOUT[solver.loss]
-        scale = solver.beta if self.exact else LOG_LOSS_RIDGE
+        scale = (solver.beta if self.exact
+                 else FEATURE_STAGE_LOG_LOSS_RIDGE if features_only else LOG_LOSS_RIDGE)
         ridge = scale * solver.ridge()
         self.c_in, self.c_out = ridge * solver.input_ridge_factor, ridge
         (W1, b1), (self.W2, self.b2) = weights

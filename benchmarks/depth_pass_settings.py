@@ -4,14 +4,22 @@ other settings on the first stage (a probe: it patches the package).
 Variants (``--variants``, comma-separated):
 
 * ``main``: the package as it is (passes on the first stage only, a tenth
-  of the rows held out, ``LOG_LOSS_RIDGE`` 0.1, none on the upper stages);
+  of the rows held out, ``FEATURE_STAGE_LOG_LOSS_RIDGE`` 0.3, none on the
+  upper stages; before version 0.1.0's change of 2026-12-08 the first
+  stage's ridge was ``LOG_LOSS_RIDGE``'s 0.1, the variant ``first 0.1
+  held`` now);
 * ``upper``: also passes on every upper stage, on all rows, with the
   network's own ridge (``beta`` times the solver's), skipped where the
   stage misclassifies under 1% of its training rows, and kept only where
   they raise its training accuracy;
 * ``first R``: the first stage's passes on all rows (none held out) with
-  ``LOG_LOSS_RIDGE`` ``R``; ``upper first R`` both (other words in a
-  variant's name are ignored: ``plain first 0.3`` is ``first 0.3``).
+  the ridge ``R`` (``first R held``: with the package's held-out share
+  kept); ``upper first R`` both;
+* ``es`` (with any of the above): every upper stage picks its number of
+  sweeps by ``early_stopping`` (a run on nine tenths of the rows scored on
+  the tenth held out, then that many sweeps on all of them), the first
+  stage as the package fits it (other words in a variant's name are
+  ignored: ``plain first 0.3`` is ``first 0.3``).
 
 Prints test (training) accuracy per fit and the means, writes JSON::
 
@@ -44,13 +52,17 @@ SETTINGS = {}  # the variant being fitted: {"upper": bool, "first": ridge or Non
 
 
 def _with(holdout, ridge, run):
-    """``run()`` with the passes' held-out share and ridge set."""
-    kept = _unit_refit.HOLDOUT, _unit_refit.LOG_LOSS_RIDGE
-    _unit_refit.HOLDOUT, _unit_refit.LOG_LOSS_RIDGE = holdout, ridge
+    """``run()`` with the passes' held-out share and ridge (of a network
+    returned and of a first stage's features alike) set."""
+    names = "HOLDOUT", "LOG_LOSS_RIDGE", "FEATURE_STAGE_LOG_LOSS_RIDGE"
+    kept = [getattr(_unit_refit, name) for name in names]
+    for name, value in zip(names, (holdout, ridge, ridge)):
+        setattr(_unit_refit, name, value)
     try:
         return run()
     finally:
-        _unit_refit.HOLDOUT, _unit_refit.LOG_LOSS_RIDGE = kept
+        for name, value in zip(names, kept):
+            setattr(_unit_refit, name, value)
 
 
 def _training_accuracy(backend, weights):
@@ -67,7 +79,21 @@ def _training_accuracy(backend, weights):
 
 
 def _patch():
-    refine, applies = _fit._Fit._refine_units, _fit.unit_refit_applies
+    refine, applies, run = _fit._Fit._refine_units, _fit.unit_refit_applies, _fit._Fit.run
+
+    def patched_run(self, *args, **kwargs):
+        if not (self.frozen and SETTINGS.get("es")):
+            return run(self, *args, **kwargs)
+        kept, self.est.early_stopping = self.est.early_stopping, True
+        try:
+            result = run(self, *args, **kwargs)
+        finally:
+            self.est.early_stopping = kept
+        # the first stage's history has no validation columns to merge with
+        result["history_"] = {k: v for k, v in result["history_"].items()
+                              if not k.startswith("validation_")}
+        result["validation_scores_"] = None
+        return result
 
     def patched_applies(solver, n_passes, frozen):
         if frozen and SETTINGS.get("upper"):
@@ -78,7 +104,8 @@ def _patch():
         if not self.frozen:
             if SETTINGS.get("first") is None:
                 return refine(self, solver, weights)
-            return _with(ALL_ROWS, SETTINGS["first"], lambda: refine(self, solver, weights))
+            holdout = _unit_refit.HOLDOUT if SETTINGS.get("held") else ALL_ROWS
+            return _with(holdout, SETTINGS["first"], lambda: refine(self, solver, weights))
         # an upper stage: patched_applies let it in only with "upper"
         before = _training_accuracy(self.backend, weights)
         if 1.0 - before < MIN_TRAINING_ERROR:
@@ -90,6 +117,7 @@ def _patch():
         return after if _training_accuracy(self.backend, after) > before else weights
 
     _fit.unit_refit_applies, _fit._Fit._refine_units = patched_applies, patched_refine
+    _fit._Fit.run = patched_run
 
 
 def main():
@@ -114,7 +142,7 @@ def main():
             for variant in variants:
                 words = variant.split()
                 SETTINGS.clear()
-                SETTINGS.update(upper="upper" in words,
+                SETTINGS.update(upper="upper" in words, held="held" in words, es="es" in words,
                                 first=(float(words[words.index("first") + 1])
                                        if "first" in words else None))
                 start = time.perf_counter()

@@ -274,6 +274,30 @@ def test_classifier_passes_keep_the_sweeps_network_where_they_only_fit_noise():
         np.testing.assert_array_equal(ours, sweeps)
 
 
+def test_a_deep_fits_first_stage_fits_its_features_under_a_larger_log_loss_ridge(monkeypatch):
+    from admm_sklearn import _fit
+
+    made = []  # (features_only, the passes' ridge in units of the solver's, beta)
+
+    class Spy(UnitRefit):
+        def __init__(self, solver, backend, weights, features_only=False):
+            super().__init__(solver, backend, weights, features_only)
+            made.append((features_only, self.c_out / solver.ridge(), solver.beta))
+
+    monkeypatch.setattr(_fit, "UnitRefit", Spy)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(3000, 4))
+    y = (np.floor(2 * X[:, 0]) + np.floor(2 * X[:, 1])) % 2
+    params = dict(max_iter=20, unit_refit_passes=2, random_state=0)
+    ADMMClassifier(hidden_layer_sizes=(20,), **params).fit(X, y)
+    ADMMClassifier(hidden_layer_sizes=(20, 10), **params).fit(X, y)  # the upper stage: no passes
+    ADMMRegressor(hidden_layer_sizes=(20, 10), **params).fit(X, X[:, 0] * X[:, 1])
+    assert [m[0] for m in made] == [False, True, True]
+    assert made[0][1] == pytest.approx(unit_refit.LOG_LOSS_RIDGE)
+    assert made[1][1] == pytest.approx(unit_refit.FEATURE_STAGE_LOG_LOSS_RIDGE)
+    assert made[2][1] == pytest.approx(made[2][2])  # the squared error: the network's
+
+
 @pytest.mark.skipif(not HAVE_NUMBA, reason="the compiled passes need numba")
 @pytest.mark.parametrize("loss, k", CASES)
 def test_compiled_passes_equal_the_numpy_reference(monkeypatch, loss, k):
