@@ -7,7 +7,10 @@ ADMMClassifier (defaults) on the standardised inputs; on its features
 stages) a second stage of 100 units. Every ADMM fit on the features is
 solved as the layer-wise fit solves an upper stage (one scale for all its
 inputs, no fan-in ridge); the first layers are fitted as the package fits
-them. The second stages:
+a one-layer network (its unit passes under ``LOG_LOSS_RIDGE``; since
+2026-12-08 a deep fit's first stage uses ``FEATURE_STAGE_LOG_LOSS_RIDGE``
+instead, so this first layer is the one-layer fit's, not the deep fit's).
+The second stages:
 
 * ``logistic``: LogisticRegression on the features (no hidden layer);
 * ``admm``: ADMMClassifier, 400 sweeps (an upper stage's budget), no unit
